@@ -1,0 +1,77 @@
+import Foundation
+import Shared
+
+public enum StoreError: Error, CustomStringConvertible {
+    case unknownJobs([String])
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .unknownJobs(ids): return "unknown job id\(ids.count == 1 ? "" : "s"): \(ids.joined(separator: ", "))"
+        case let .invalid(message): return message
+        }
+    }
+}
+
+/// Why a running job was taken back by a sweep.
+public struct Expired: Sendable {
+    public var id: String
+    public var worker: String
+    public var reason: String
+    public var requeued: Bool
+}
+
+/// Retry policy applied by every failure transition.
+public struct RetryPolicy: Sendable {
+    /// Not before this time (µs) may a failed attempt be claimed again.
+    public var notBefore: Int64
+    public init(notBefore: Int64) { self.notBefore = notBefore }
+}
+
+/// The job table behind one protocol, implemented by SQLite and MariaDB and
+/// held to the same conformance tests. Every state transition is one
+/// conditional UPDATE keyed on (id, lease, state), so a late packet or a second
+/// master can never apply it twice.
+///
+/// Methods are synchronous and called from the store executor's thread, inside
+/// a transaction the executor opens (see `StoreExecutor`).
+public protocol JobStore: AnyObject {
+    /// Creates or upgrades the schema.
+    func migrate() throws
+
+    func begin() throws
+    func commit() throws
+    func rollback() throws
+    /// Nested scope inside the open transaction, so one failing request in a
+    /// group commit does not undo the others.
+    func savepoint() throws
+    func releaseSavepoint() throws
+    func rollbackToSavepoint() throws
+
+    /// Inserts new jobs; a job whose unique key exists returns the existing id.
+    func insert(_ jobs: [NewJob], maxTry: Int, now: Int64) throws -> [String]
+    /// Moves up to `limit` claimable jobs to Running for `worker`, each with a new lease.
+    func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job]
+    /// Refreshes heartbeats; returns the ids the worker must abort (not held with that lease).
+    func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String]
+    func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishStatus
+    /// A slave gives back a job it will not finish (shutdown).
+    func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool
+    /// Running jobs whose heartbeat is older than `heartbeatBefore` or that started before
+    /// `startedBefore` go back to ReadyToRun (or Failed when out of tries).
+    func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired]
+    /// Moves jobs finished before the cut-off to the archive table; returns how many.
+    func archive(finishedBefore: Int64) throws -> Int
+    /// Deletes jobs (live and archived) created before the cut-off; returns how many.
+    func purge(createdBefore: Int64) throws -> Int
+    /// Whether any job is ready now (used to wake parked pulls after retries fall due).
+    func hasReady(kinds: [String], now: Int64) throws -> Bool
+
+    func list(all: Bool) throws -> [Job]
+    func get(_ id: String) throws -> Job?
+    func reset(_ ids: [String], now: Int64) throws -> Int
+    func remove(_ ids: [String]) throws -> Int
+    func removeAll() throws -> Int
+    /// Running jobs per worker, for `wdpost slaves`.
+    func runningByWorker() throws -> [String: Int]
+}

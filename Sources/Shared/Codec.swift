@@ -1,0 +1,26 @@
+import Foundation
+import NIOCore
+
+/// Payloads are JSON: readable in a packet capture, and every message is small
+/// next to the job inputs and outputs it carries.
+public enum Codec {
+    public static func encode<T: Encodable>(_ value: T, allocator: ByteBufferAllocator = ByteBufferAllocator()) throws -> ByteBuffer {
+        let data = try JSONEncoder().encode(value)
+        var buffer = allocator.buffer(capacity: data.count)
+        buffer.writeBytes(data)
+        return buffer
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw ErrorMessage("malformed \(T.self) payload (\(bytes.count) bytes)")
+        }
+    }
+
+    public static func frame<T: Encodable>(_ type: MessageType, _ requestID: UInt32, _ value: T) throws -> Frame {
+        Frame(type: type, requestID: requestID, payload: try encode(value))
+    }
+}

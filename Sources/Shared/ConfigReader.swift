@@ -1,0 +1,144 @@
+import Foundation
+import TOMLKit
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads typed values out of one TOML file and remembers which keys it read,
+/// so that a misspelt or unknown key stops start-up instead of being ignored.
+/// Every error names the file, the key and what was expected.
+public final class ConfigReader {
+    public let path: String
+    let root: TOMLTable
+    private var known: [String: Set<String>] = [:]   // section → keys read
+
+    public init(path: String) throws {
+        self.path = path
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError("\(path): cannot read the file")
+        }
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError("\(path): \(error.description) (\(error.source.begin))")
+        }
+    }
+
+    /// Directory of the file, against which relative paths in it are resolved.
+    public var directory: String { (path as NSString).deletingLastPathComponent }
+
+    public func resolvePath(_ value: String) -> String {
+        if value.hasPrefix("/") || value.isEmpty { return value }
+        return ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(value)
+    }
+
+    func fail(_ section: String, _ key: String, _ expected: String, _ value: TOMLValueConvertible?) -> ConfigError {
+        let got = value.map { " got \($0.debugDescription)" } ?? ""
+        return ConfigError("\(path): [\(section)] \(key): expected \(expected);\(got)")
+    }
+
+    func table(_ section: String) throws -> TOMLTable? {
+        known[section, default: []].formUnion([])
+        guard let value = root[section] else { return nil }
+        guard let table = value.table else { throw ConfigError("\(path): [\(section)] must be a table") }
+        return table
+    }
+
+    func value(_ section: String, _ key: String) throws -> TOMLValueConvertible? {
+        known[section, default: []].insert(key)
+        return try table(section)?[key]
+    }
+
+    public func string(_ section: String, _ key: String, default def: String) throws -> String {
+        guard let v = try value(section, key) else { return def }
+        guard let s = v.string else { throw fail(section, key, "a string", v) }
+        return s
+    }
+
+    public func int(_ section: String, _ key: String, default def: Int, min: Int = Int.min) throws -> Int {
+        guard let v = try value(section, key) else { return def }
+        guard let i = v.int else { throw fail(section, key, "an integer", v) }
+        guard i >= min else { throw fail(section, key, "an integer ≥ \(min)", v) }
+        return i
+    }
+
+    public func bool(_ section: String, _ key: String, default def: Bool) throws -> Bool {
+        guard let v = try value(section, key) else { return def }
+        guard let b = v.bool else { throw fail(section, key, "true or false", v) }
+        return b
+    }
+
+    /// Durations are strings like "15s"; returns microseconds.
+    public func duration(_ section: String, _ key: String, default def: String, allowZero: Bool = false) throws -> Int64 {
+        guard let v = try value(section, key) else { return try DurationText.micros(def) }
+        guard let s = v.string, let micros = try? DurationText.micros(s), micros > 0 || (allowZero && micros == 0) else {
+            throw fail(section, key, "a duration string such as \"15s\", \"10m\", \"25h0m0s\" or \"2days\"\(allowZero ? "" : ", above zero")", v)
+        }
+        return micros
+    }
+
+    public func stringArray(_ section: String, _ key: String, default def: [String] = []) throws -> [String] {
+        guard let v = try value(section, key) else { return def }
+        guard let array = v.array else { throw fail(section, key, "an array of strings", v) }
+        return try array.map { item in
+            guard let s = item.string else { throw fail(section, key, "an array of strings", v) }
+            return s
+        }
+    }
+
+    /// `host:port`, with a port in 0…65535 (0 = any free port, for tests).
+    public func address(_ section: String, _ key: String, default def: String) throws -> HostPort {
+        let text = try string(section, key, default: def)
+        guard let hp = HostPort(text) else { throw fail(section, key, "an address \"host:port\"", text) }
+        return hp
+    }
+
+    /// Call after reading everything: any key or section that was not read is an error.
+    public func rejectUnknown(ignoringSections: Set<String> = []) throws {
+        for section in root.keys where !ignoringSections.contains(section) {
+            guard let keys = known[section] else {
+                throw ConfigError("\(path): unknown section [\(section)] (known: \(known.keys.sorted().joined(separator: ", ")))")
+            }
+            guard let table = root[section]?.table else { continue }
+            for key in table.keys where !keys.contains(key) {
+                throw ConfigError("\(path): [\(section)] unknown key \"\(key)\" (known: \(keys.sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+
+    /// Reads a secret token file: its content with surrounding whitespace removed.
+    public func token(_ section: String, _ key: String) throws -> [UInt8] {
+        let file = try string(section, key, default: "")
+        guard !file.isEmpty else { throw ConfigError("\(path): [\(section)] \(key): required (a file holding the shared token)") }
+        return try readToken(resolvePath(file), context: "\(path): [\(section)] \(key)")
+    }
+}
+
+public func readToken(_ file: String, context: String) throws -> [UInt8] {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+        throw ConfigError("\(context): cannot read token file \(file)")
+    }
+    let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard !token.isEmpty else { throw ConfigError("\(context): token file \(file) is empty") }
+    return Array(token.utf8)
+}
+
+public struct HostPort: Sendable, CustomStringConvertible, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) { self.host = host; self.port = port }
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

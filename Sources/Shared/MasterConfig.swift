@@ -1,0 +1,86 @@
+import Foundation
+
+/// `master.toml`. Durations are microseconds.
+public struct MasterConfig: Sendable {
+    public struct Server: Sendable {
+        public var listen: HostPort
+        public var maxConnections: Int
+        public var maxFrameBytes: Int
+        public var slaveToken: [UInt8]
+        public var adminToken: [UInt8]
+    }
+    public struct DB: Sendable {
+        public var url: String
+        public var minConnections: Int
+        public var maxConnections: Int
+        public var idleTimeout: Int64
+    }
+    public struct Task: Sendable {
+        public var timeout: Int64
+        public var maxRetry: Int
+        public var heartbeatTimeout: Int64
+        public var retryJobInterval: Int64
+        public var archiveJobInterval: Int64
+        public var shouldArchive: Int64
+        public var jobLifetime: Int64
+    }
+
+    public var name: String
+    public var server: Server
+    public var db: DB
+    public var task: Task
+    public var metricsListen: String
+
+    public static func load(path: String) throws -> MasterConfig {
+        let r = try ConfigReader(path: path)
+        let name = try r.string("server", "name", default: ProcessInfo.processInfo.hostName)
+        let server = Server(
+            listen: try r.address("server", "listen", default: "0.0.0.0:9527"),
+            maxConnections: try r.int("server", "max_connections", default: 4096, min: 1),
+            maxFrameBytes: try r.int("server", "max_frame_bytes", default: Frame.defaultMaxBytes, min: 1024),
+            slaveToken: try r.token("server", "token_file"),
+            adminToken: try r.token("server", "admin_token_file"))
+        let db = DB(
+            url: try r.string("db", "url", default: "sqlite://wdpost.db"),
+            minConnections: try r.int("db", "min_connections", default: 1, min: 0),
+            maxConnections: try r.int("db", "max_connections", default: 10, min: 1),
+            idleTimeout: try r.duration("db", "idle_timeout", default: "10m"))
+        guard db.minConnections <= db.maxConnections else {
+            throw ConfigError("\(path): [db] min_connections (\(db.minConnections)) must not exceed max_connections (\(db.maxConnections))")
+        }
+        let task = Task(
+            timeout: try r.duration("task", "timeout", default: "1h"),
+            maxRetry: try r.int("task", "max_retry", default: 3, min: 1),
+            heartbeatTimeout: try r.duration("task", "heartbeat_timeout", default: "1m"),
+            retryJobInterval: try r.duration("task", "retry_job_interval", default: "10s", allowZero: true),
+            archiveJobInterval: try r.duration("task", "archive_job_interval", default: "10m"),
+            shouldArchive: try r.duration("task", "should_archive", default: "2days"),
+            jobLifetime: try r.duration("task", "job_lifetime", default: "30days"))
+        let metrics = try r.string("metrics", "listen", default: "")
+        try r.rejectUnknown()
+        var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics)
+        config.db.url = try DatabaseURL.resolveSQLitePath(config.db.url, relativeTo: r)
+        return config
+    }
+}
+
+/// `db.url`: `sqlite://PATH` (relative to the config file) or `mysql://user:pass@host:port/db`.
+public enum DatabaseURL {
+    static func resolveSQLitePath(_ url: String, relativeTo r: ConfigReader) throws -> String {
+        if url.hasPrefix("sqlite://") {
+            let path = String(url.dropFirst("sqlite://".count))
+            guard !path.isEmpty else { throw ConfigError("\(r.path): [db] url: expected sqlite://PATH with a file path") }
+            return "sqlite://" + r.resolvePath(path)
+        }
+        if url.hasPrefix("mysql://") { return url }
+        throw ConfigError("\(r.path): [db] url: expected \"sqlite://PATH\" or \"mysql://user:password@host:port/database\"")
+    }
+
+    /// The URL with any password replaced, for log lines and error messages.
+    public static func redacted(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url.range(of: "@", options: .backwards) else { return url }
+        let userinfo = url[scheme.upperBound..<at.lowerBound]
+        guard let colon = userinfo.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at.lowerBound...])
+    }
+}

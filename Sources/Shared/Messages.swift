@@ -1,0 +1,226 @@
+import Foundation
+
+/// Version of the wire protocol; a mismatch is refused at the handshake.
+public let protocolVersion = 1
+
+public enum MessageType: UInt8, Sendable {
+    // Handshake
+    case hello = 1        // master → client: version, nonce
+    case auth = 2         // client → master: role, name, capabilities, HMAC
+    case welcome = 3      // master → client: accepted
+    case error = 4        // either way: a request failed (or the connection is being closed)
+    case ok = 5           // generic success answer to a request
+
+    // Slave → master
+    case pull = 10
+    case heartbeat = 11
+    case finish = 12
+    case release = 13
+
+    // Admin → master
+    case submit = 20
+    case list = 21
+    case show = 22
+    case reset = 23
+    case remove = 24
+    case removeAll = 25
+    case slaves = 26
+
+    /// Requests only an admin token may send.
+    public var isAdmin: Bool { rawValue >= 20 }
+    public var isSlave: Bool { (10...19).contains(rawValue) }
+}
+
+public enum Role: String, Codable, Sendable { case slave, admin }
+
+public struct Hello: Codable, Sendable {
+    public var version: Int
+    public var nonce: [UInt8]
+    public init(version: Int, nonce: [UInt8]) { self.version = version; self.nonce = nonce }
+}
+
+/// What a slave can run; sent once at the handshake.
+public struct Capabilities: Codable, Sendable {
+    public var kinds: [String]
+    public var concurrent: Int
+    public var gpus: Int
+    public var allowedMiners: [String]
+    public var allowedSizes: [String]
+    public init(kinds: [String] = [], concurrent: Int = 1, gpus: Int = 0, allowedMiners: [String] = [], allowedSizes: [String] = []) {
+        self.kinds = kinds; self.concurrent = concurrent; self.gpus = gpus
+        self.allowedMiners = allowedMiners; self.allowedSizes = allowedSizes
+    }
+}
+
+public struct Auth: Codable, Sendable {
+    public var version: Int
+    public var role: Role
+    public var name: String
+    public var capabilities: Capabilities?
+    /// HMAC-SHA256(token, nonce ‖ name): proves the token without sending it.
+    public var mac: [UInt8]
+    public init(version: Int, role: Role, name: String, capabilities: Capabilities?, mac: [UInt8]) {
+        self.version = version; self.role = role; self.name = name; self.capabilities = capabilities; self.mac = mac
+    }
+
+    public static func mac(token: [UInt8], nonce: [UInt8], name: String) -> [UInt8] {
+        Digest.hmacSHA256(key: token, message: nonce + Array(name.utf8))
+    }
+}
+
+public struct Welcome: Codable, Sendable {
+    public var master: String
+    public init(master: String) { self.master = master }
+}
+
+public struct ErrorMessage: Codable, Sendable, Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+public struct Empty: Codable, Sendable { public init() {} }
+
+// MARK: slave → master
+
+public struct PullRequest: Codable, Sendable {
+    public var max: Int
+    /// Kinds with a free slot on the slave right now.
+    public var kinds: [String]
+    public var waitMs: Int
+    public init(max: Int, kinds: [String], waitMs: Int) { self.max = max; self.kinds = kinds; self.waitMs = waitMs }
+}
+
+public struct Assignment: Codable, Sendable {
+    public var id: String
+    public var kind: String
+    public var lease: Int64
+    public var tryNum: Int
+    public var input: Data
+    public init(id: String, kind: String, lease: Int64, tryNum: Int, input: Data) {
+        self.id = id; self.kind = kind; self.lease = lease; self.tryNum = tryNum; self.input = input
+    }
+}
+
+public struct PullResponse: Codable, Sendable {
+    public var jobs: [Assignment]
+    public init(jobs: [Assignment]) { self.jobs = jobs }
+}
+
+public struct JobLease: Codable, Sendable, Hashable {
+    public var id: String
+    public var lease: Int64
+    public init(id: String, lease: Int64) { self.id = id; self.lease = lease }
+}
+
+public struct HeartbeatRequest: Codable, Sendable {
+    public var jobs: [JobLease]
+    public init(jobs: [JobLease]) { self.jobs = jobs }
+}
+
+public struct HeartbeatResponse: Codable, Sendable {
+    /// Jobs the slave must stop: removed, reset, or no longer held with that lease.
+    public var abort: [String]
+    public init(abort: [String]) { self.abort = abort }
+}
+
+public struct JobResult: Codable, Sendable {
+    public var id: String
+    public var lease: Int64
+    public var ok: Bool
+    public var output: Data
+    public var error: String
+    public init(id: String, lease: Int64, ok: Bool, output: Data = Data(), error: String = "") {
+        self.id = id; self.lease = lease; self.ok = ok; self.output = output; self.error = error
+    }
+}
+
+public enum FinishStatus: String, Codable, Sendable {
+    /// Recorded (or recorded before with the same lease: finishes are idempotent).
+    case accepted
+    /// The lease is not current: the slave must drop the result.
+    case stale
+}
+
+public struct FinishRequest: Codable, Sendable {
+    public var results: [JobResult]
+    public init(results: [JobResult]) { self.results = results }
+}
+
+public struct FinishResponse: Codable, Sendable {
+    public var statuses: [FinishStatus]
+    public init(statuses: [FinishStatus]) { self.statuses = statuses }
+}
+
+public struct ReleaseRequest: Codable, Sendable {
+    public var jobs: [JobLease]
+    public var reason: String
+    public init(jobs: [JobLease], reason: String) { self.jobs = jobs; self.reason = reason }
+}
+
+// MARK: admin → master
+
+public struct NewJob: Codable, Sendable {
+    public var kind: String
+    public var input: Data
+    public var minerID: String
+    public var deadlineIdx: Int
+    public var partitions: [Int]
+    public var priority: Int
+    public var deadlineAt: Int64?
+    public var uniqueKey: String?
+    public init(kind: String, input: Data = Data(), minerID: String = "", deadlineIdx: Int = -1, partitions: [Int] = [],
+                priority: Int = 0, deadlineAt: Int64? = nil, uniqueKey: String? = nil) {
+        self.kind = kind; self.input = input; self.minerID = minerID; self.deadlineIdx = deadlineIdx
+        self.partitions = partitions; self.priority = priority; self.deadlineAt = deadlineAt; self.uniqueKey = uniqueKey
+    }
+}
+
+public struct SubmitRequest: Codable, Sendable {
+    public var jobs: [NewJob]
+    public init(jobs: [NewJob]) { self.jobs = jobs }
+}
+
+public struct IDList: Codable, Sendable {
+    public var ids: [String]
+    public init(ids: [String]) { self.ids = ids }
+}
+
+public struct ListRequest: Codable, Sendable {
+    public var all: Bool
+    public init(all: Bool) { self.all = all }
+}
+
+public struct JobList: Codable, Sendable {
+    public var jobs: [Job]
+    public init(jobs: [Job]) { self.jobs = jobs }
+}
+
+public struct CountResponse: Codable, Sendable {
+    public var count: Int
+    public init(count: Int) { self.count = count }
+}
+
+public struct RemoveAllRequest: Codable, Sendable {
+    /// Must be true; a guard against a stray call wiping the table.
+    public var really: Bool
+    public init(really: Bool) { self.really = really }
+}
+
+public struct SlaveInfo: Codable, Sendable {
+    public var name: String
+    public var address: String
+    public var runningJobs: Int
+    public var lastSeen: Int64
+    public var kinds: [String]
+    public var concurrent: Int
+    public init(name: String, address: String, runningJobs: Int, lastSeen: Int64, kinds: [String], concurrent: Int) {
+        self.name = name; self.address = address; self.runningJobs = runningJobs; self.lastSeen = lastSeen
+        self.kinds = kinds; self.concurrent = concurrent
+    }
+}
+
+public struct SlaveList: Codable, Sendable {
+    public var slaves: [SlaveInfo]
+    public init(slaves: [SlaveInfo]) { self.slaves = slaves }
+}

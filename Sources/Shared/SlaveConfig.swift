@@ -1,0 +1,87 @@
+import Foundation
+
+/// One `[[processors.<kind>]]` entry: an external program that runs jobs of a kind.
+public struct ProcessorConfig: Sendable {
+    public var kind: String
+    public var bin: String
+    public var args: [String]
+    public var envs: [String: String]
+    public var concurrent: Int
+    public var cpuset: String
+}
+
+/// `slave.toml`. Durations are microseconds.
+public struct SlaveConfig: Sendable {
+    public var serverAddr: HostPort
+    public var reconnectInterval: Int64
+    public var heartbeatInterval: Int64
+    public var token: [UInt8]
+    public var name: String
+    public var concurrent: Int
+    public var pullInterval: Int64
+    public var shutdownGrace: Int64
+    public var kinds: [String]
+    public var allowedMiners: [String]
+    public var allowedSizes: [String]
+    public var processors: [ProcessorConfig]
+
+    /// Kinds this binary runs without an external program.
+    public static let builtinKinds = [JobKind.noop]
+
+    public static func load(path: String) throws -> SlaveConfig {
+        let r = try ConfigReader(path: path)
+        var config = SlaveConfig(
+            serverAddr: try r.address("master", "server_addr", default: "127.0.0.1:9527"),
+            reconnectInterval: try r.duration("master", "reconnect_interval", default: "5s"),
+            heartbeatInterval: try r.duration("master", "heartbeat_interval", default: "10s"),
+            token: try r.token("master", "token_file"),
+            name: try r.string("slave", "name", default: ProcessInfo.processInfo.hostName),
+            concurrent: try r.int("slave", "concurrent", default: 1, min: 1),
+            pullInterval: try r.duration("slave", "pull_interval", default: "10s"),
+            shutdownGrace: try r.duration("slave", "shutdown_grace", default: "30s", allowZero: true),
+            kinds: try r.stringArray("slave", "kinds", default: builtinKinds),
+            allowedMiners: try r.stringArray("slave", "allowed_miners"),
+            allowedSizes: try r.stringArray("slave", "allowed_sizes"),
+            processors: try readProcessors(r))
+        for kind in config.kinds where !builtinKinds.contains(kind) {
+            throw ConfigError("\(path): [slave] kinds: \"\(kind)\" is not a built-in kind (built-in: \(builtinKinds.joined(separator: ", "))); run other kinds through [[processors.\(kind)]]")
+        }
+        guard !config.name.isEmpty else { throw ConfigError("\(path): [slave] name: expected a non-empty name") }
+        config.kinds = Array(Set(config.kinds + config.processors.map(\.kind))).sorted()
+        try r.rejectUnknown(ignoringSections: ["processors"])
+        return config
+    }
+
+    static func readProcessors(_ r: ConfigReader) throws -> [ProcessorConfig] {
+        guard let table = try r.table("processors") else { return [] }
+        var result: [ProcessorConfig] = []
+        for kind in table.keys {
+            let where_ = "\(r.path): [[processors.\(kind)]]"
+            guard let entries = table[kind]?.array else { throw ConfigError("\(where_): expected an array of tables") }
+            for entry in entries {
+                guard let t = entry.table else { throw ConfigError("\(where_): expected an array of tables") }
+                for key in t.keys where !["bin", "args", "envs", "concurrent", "cgroup"].contains(key) {
+                    throw ConfigError("\(where_): unknown key \"\(key)\" (known: args, bin, cgroup, concurrent, envs)")
+                }
+                guard let bin = t["bin"]?.string, !bin.isEmpty else { throw ConfigError("\(where_) bin: expected the path of the program") }
+                let args = try (t["args"]?.array).map { try $0.map { v -> String in
+                    guard let s = v.string else { throw ConfigError("\(where_) args: expected an array of strings") }
+                    return s
+                } } ?? []
+                var envs: [String: String] = [:]
+                if let e = t["envs"] {
+                    guard let et = e.table else { throw ConfigError("\(where_) envs: expected a table of strings") }
+                    for k in et.keys {
+                        guard let s = et[k]?.string else { throw ConfigError("\(where_) envs.\(k): expected a string") }
+                        envs[k] = s
+                    }
+                }
+                let concurrent = t["concurrent"]?.int ?? 1
+                guard concurrent >= 1 else { throw ConfigError("\(where_) concurrent: expected an integer ≥ 1") }
+                let cpuset = t["cgroup"]?.table?["cpuset"]?.string ?? ""
+                result.append(ProcessorConfig(kind: kind, bin: r.resolvePath(bin), args: args, envs: envs, concurrent: concurrent, cpuset: cpuset))
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,3 @@
+import Master
+import Slave
+print("wdpost")
