@@ -253,9 +253,3 @@ enum JobLeaseToken {
         return v == 0 ? 1 : v
     }
 }
-
-/// Partitions are stored as "1,2,3", the form operators type and `list` shows.
-public enum PartitionList {
-    public static func format(_ p: [Int]) -> String { p.map(String.init).joined(separator: ",") }
-    public static func parse(_ s: String) -> [Int] { s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-}

@@ -70,3 +70,9 @@ public enum JobID {
         return String(bytes.map { alphabet[Int($0) % alphabet.count] })
     }
 }
+
+/// Partitions are stored and shown as "1,2,3", the form operators type.
+public enum PartitionList {
+    public static func format(_ p: [Int]) -> String { p.map(String.init).joined(separator: ",") }
+    public static func parse(_ s: String) -> [Int] { s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+}

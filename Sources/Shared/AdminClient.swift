@@ -1,0 +1,44 @@
+import Foundation
+import NIOPosix
+
+/// Typed admin calls over the RPC, used by the `wdpost` admin commands and by tests.
+public final class AdminClient: @unchecked Sendable {
+    let rpc: RPCClient
+
+    init(rpc: RPCClient) { self.rpc = rpc }
+
+    public static func connect(to address: HostPort, token: [UInt8], name: String = "admin") async throws -> AdminClient {
+        let identity = RPCClient.Identity(role: .admin, name: name, token: token)
+        return AdminClient(rpc: try await RPCClient.connect(to: address, as: identity, group: MultiThreadedEventLoopGroup.singleton))
+    }
+
+    public func submit(_ jobs: [NewJob]) async throws -> [String] {
+        try await rpc.call(.submit, SubmitRequest(jobs: jobs), as: IDList.self).ids
+    }
+
+    public func list(all: Bool) async throws -> [Job] {
+        try await rpc.call(.list, ListRequest(all: all), as: JobList.self).jobs
+    }
+
+    public func show(_ ids: [String]) async throws -> [Job] {
+        try await rpc.call(.show, IDList(ids: ids), as: JobList.self).jobs
+    }
+
+    public func reset(_ ids: [String]) async throws -> Int {
+        try await rpc.call(.reset, IDList(ids: ids), as: CountResponse.self).count
+    }
+
+    public func remove(_ ids: [String]) async throws -> Int {
+        try await rpc.call(.remove, IDList(ids: ids), as: CountResponse.self).count
+    }
+
+    public func removeAll() async throws -> Int {
+        try await rpc.call(.removeAll, RemoveAllRequest(really: true), as: CountResponse.self).count
+    }
+
+    public func slaves() async throws -> [SlaveInfo] {
+        try await rpc.call(.slaves, Empty(), as: SlaveList.self).slaves
+    }
+
+    public func close() async { await rpc.close() }
+}

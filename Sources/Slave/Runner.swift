@@ -1,0 +1,37 @@
+import Foundation
+import Shared
+
+/// Runs one job's work on the slave. Throwing fails the attempt with the
+/// error's text; cancellation means the master told the slave to abort.
+public protocol Runner: Sendable {
+    func run(_ job: Assignment) async throws -> Data
+}
+
+public struct JobFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The `noop` kind, for tests and benchmarks: `{"sleep_ms": N, "fail": bool}`.
+public struct NoopRunner: Runner {
+    struct Input: Decodable {
+        var sleep_ms: Int?
+        var fail: Bool?
+    }
+
+    public init() {}
+
+    public func run(_ job: Assignment) async throws -> Data {
+        let input: Input
+        if job.input.isEmpty {
+            input = Input()
+        } else {
+            do { input = try JSONDecoder().decode(Input.self, from: job.input) } catch {
+                throw JobFailure("noop: input is not {\"sleep_ms\": N, \"fail\": bool}")
+            }
+        }
+        if let ms = input.sleep_ms, ms > 0 { try await Task.sleep(nanoseconds: UInt64(ms) * 1_000_000) }
+        if input.fail == true { throw JobFailure("noop: failed as asked (try \(job.tryNum))") }
+        return Data("{\"ok\":true}".utf8)
+    }
+}

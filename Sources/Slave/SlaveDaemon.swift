@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Shared
+
+/// `wdpost slave daemon`: connects to the master, pulls jobs, runs them,
+/// heartbeats them, and reports results — keeping every finished result until
+/// the master has acknowledged it, across reconnects.
+public actor SlaveDaemon {
+    struct RunningJob {
+        let assignment: Assignment
+        let task: Task<Void, Never>
+        var lease: JobLease { JobLease(id: assignment.id, lease: assignment.lease) }
+    }
+
+    let config: SlaveConfig
+    let logger: Logger
+    let runners: [String: Runner]
+    let group: MultiThreadedEventLoopGroup
+    private var client: RPCClient?
+    private var running: [String: RunningJob] = [:]
+    private var unacked: [String: JobResult] = [:]
+    private var stopping = false
+    private var slotWaiters: [CheckedContinuation<Void, Never>] = []
+
+    public init(config: SlaveConfig, logger: Logger, runners: [String: Runner]) {
+        self.config = config
+        self.logger = logger
+        self.runners = runners
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    var capabilities: Capabilities {
+        Capabilities(kinds: config.kinds, concurrent: config.concurrent, gpus: 0,
+                     allowedMiners: config.allowedMiners, allowedSizes: config.allowedSizes)
+    }
+
+    /// Runs until `stop()` has been called (cancel the task to cut a reconnect wait short); throws only when the master refuses this slave for good.
+    public func run() async throws {
+        while !stopping {
+            let identity = RPCClient.Identity(role: .slave, name: config.name, token: config.token, capabilities: capabilities)
+            do {
+                let client = try await RPCClient.connect(to: config.serverAddr, as: identity, group: group)
+                self.client = client
+                logger.info("connected to master \(config.serverAddr)", metadata: ["worker": "\(config.name)"])
+                await session(client)
+                self.client = nil
+                if !stopping { logger.warning("connection to master \(config.serverAddr) lost; reconnecting") }
+            } catch let refused as RPCClient.Refused {
+                logger.critical("\(refused.message)")
+                throw refused
+            } catch {
+                logger.warning("cannot reach master \(config.serverAddr): \(error); retrying in \(DurationText.format(micros: config.reconnectInterval))")
+            }
+            if stopping { break }
+            // Jitter keeps a fleet of slaves from reconnecting in lockstep after a master restart.
+            let jitter = Int64.random(in: 0...max(1, config.reconnectInterval / 5))
+            try? await Task.sleep(nanoseconds: UInt64(config.reconnectInterval + jitter) * 1000)
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    /// One connection's life: resend kept results, then pull and heartbeat until it drops.
+    private func session(_ client: RPCClient) async {
+        // A pull loop parked for a free slot must notice the connection dropping.
+        client.closeFuture.whenComplete { _ in Task { await self.slotFreed() } }
+        await flushResults(client)
+        let heartbeats = Task { await self.heartbeatLoop(client) }
+        await pullLoop(client)
+        heartbeats.cancel()
+        _ = try? await client.closeFuture.get()
+    }
+
+    private func pullLoop(_ client: RPCClient) async {
+        while !stopping && client.isActive {
+            let free = config.concurrent - running.count
+            let kinds = kindsWithFreeSlots()
+            if free <= 0 || kinds.isEmpty {
+                await waitForSlot()
+                continue
+            }
+            let waitMs = Int(config.pullInterval / 1000)
+            do {
+                let response = try await client.call(.pull, PullRequest(max: free, kinds: kinds, waitMs: waitMs), as: PullResponse.self)
+                for job in response.jobs { start(job, client: client) }
+            } catch {
+                if client.isActive { logger.warning("pull failed: \(error)") }
+                await client.close()
+                return
+            }
+        }
+    }
+
+    private func kindsWithFreeSlots() -> [String] {
+        config.kinds.filter { kind in
+            guard let limit = config.processors.first(where: { $0.kind == kind })?.concurrent else { return true }
+            return running.values.filter { $0.assignment.kind == kind }.count < limit
+        }
+    }
+
+    private func waitForSlot() async {
+        await withCheckedContinuation { slotWaiters.append($0) }
+    }
+
+    private func slotFreed() {
+        let waiters = slotWaiters
+        slotWaiters.removeAll()
+        waiters.forEach { $0.resume() }
+    }
+
+    private func start(_ job: Assignment, client: RPCClient) {
+        let meta: Logger.Metadata = ["job": "\(job.id)", "kind": "\(job.kind)", "try": "\(job.tryNum)"]
+        if stopping {
+            // Pulled just as shutdown began: hand it straight back.
+            Task { _ = try? await client.call(.release, ReleaseRequest(jobs: [JobLease(id: job.id, lease: job.lease)], reason: "slave \(config.name) shutting down"), as: Empty.self) }
+            return
+        }
+        logger.info("job started", metadata: meta)
+        let runner = runners[job.kind]
+        let task = Task {
+            let result: JobResult
+            do {
+                guard let runner else { throw JobFailure("slave \(self.config.name) has no runner for kind \(job.kind)") }
+                let output = try await runner.run(job)
+                result = JobResult(id: job.id, lease: job.lease, ok: true, output: output)
+            } catch is CancellationError {
+                await self.jobEnded(job.id, result: nil)
+                return
+            } catch {
+                result = JobResult(id: job.id, lease: job.lease, ok: false, error: "\(error)")
+            }
+            if Task.isCancelled {
+                await self.jobEnded(job.id, result: nil)
+                return
+            }
+            await self.jobEnded(job.id, result: result)
+        }
+        running[job.id] = RunningJob(assignment: job, task: task)
+    }
+
+    private func jobEnded(_ id: String, result: JobResult?) async {
+        guard running.removeValue(forKey: id) != nil else { return }
+        slotFreed()
+        guard let result else {
+            logger.info("job aborted", metadata: ["job": "\(id)"])
+            return
+        }
+        logger.info(result.ok ? "job done" : "job failed: \(result.error)", metadata: ["job": "\(id)"])
+        unacked[id] = result
+        if let client, client.isActive { await flushResults(client) }
+    }
+
+    /// Sends every kept result; each stays kept until the master answers for it.
+    private func flushResults(_ client: RPCClient) async {
+        let batch = Array(unacked.values)
+        guard !batch.isEmpty else { return }
+        do {
+            let response = try await client.call(.finish, FinishRequest(results: batch), as: FinishResponse.self)
+            for (result, status) in zip(batch, response.statuses) {
+                // Only drop the copy that was sent: a newer result for the same id may have replaced it.
+                if unacked[result.id]?.lease == result.lease { unacked[result.id] = nil }
+                if status == .stale {
+                    logger.warning("master refused a stale result; dropped", metadata: ["job": "\(result.id)", "lease": "\(result.lease)"])
+                }
+            }
+        } catch {
+            logger.warning("could not report \(batch.count) result(s), kept for the next connection: \(error)")
+        }
+    }
+
+    private func heartbeatLoop(_ client: RPCClient) async {
+        while !Task.isCancelled && client.isActive {
+            try? await Task.sleep(nanoseconds: UInt64(config.heartbeatInterval) * 1000)
+            if Task.isCancelled || !client.isActive { return }
+            await heartbeat(client)
+        }
+    }
+
+    private func heartbeat(_ client: RPCClient) async {
+        let leases = running.values.map(\.lease)
+        do {
+            let response = try await client.call(.heartbeat, HeartbeatRequest(jobs: leases), as: HeartbeatResponse.self)
+            for id in response.abort {
+                // Only abort the attempt the master refused, not a newer one for the same id.
+                guard let job = running[id], leases.contains(job.lease) else { continue }
+                logger.warning("master says the job is no longer ours (removed, reset or timed out): aborting", metadata: ["job": "\(id)"])
+                job.task.cancel()
+            }
+            if !unacked.isEmpty { await flushResults(client) }
+        } catch {
+            logger.warning("heartbeat failed: \(error)")
+        }
+    }
+
+    /// SIGTERM: stop pulling, let running jobs finish within the grace period,
+    /// release the rest, report results, close.
+    public func stop() async {
+        stopping = true
+        slotFreed()
+        logger.info("shutting down: \(running.count) job(s) running, grace \(DurationText.format(micros: config.shutdownGrace))")
+        let deadline = nowMicros() + config.shutdownGrace
+        while !running.isEmpty && nowMicros() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        let left = running.values.map { $0 }
+        for job in left { job.task.cancel() }
+        running.removeAll()
+        if let client, client.isActive {
+            if !left.isEmpty {
+                _ = try? await client.call(.release, ReleaseRequest(jobs: left.map(\.lease), reason: "slave \(config.name) shutting down"), as: Empty.self)
+                logger.info("released \(left.count) unfinished job(s)")
+            }
+            await flushResults(client)
+            await client.close()
+        }
+        if !unacked.isEmpty { logger.error("\(unacked.count) result(s) could not be reported before shutdown") }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Shared
+
+/// The `wdpost list` table, with the columns operators know from the Go tool.
+enum JobTable {
+    static let jsonEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return e
+    }()
+
+    static let timeFormat: DateFormatter = {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return f
+    }()
+
+    static func time(_ micros: Int64) -> String {
+        micros == 0 ? "-" : timeFormat.string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
+    }
+
+    static func elapsed(_ job: Job, now: Int64) -> String {
+        guard job.startedAt > 0 else { return "-" }
+        switch job.state {
+        case .running: return DurationText.format(micros: now - job.startedAt)
+        case .succeed, .failed: return job.finishedAt > 0 ? DurationText.format(micros: job.finishedAt - job.startedAt) : "-"
+        case .readyToRun: return "-"
+        }
+    }
+
+    static func render(_ jobs: [Job], detail: Bool, now: Int64) -> String {
+        var header = ["JobID", "MinerID", "DDL", "Partitions", "Worker", "State", "Try", "CreateAt", "Elapsed", "Heartbeat", "Error"]
+        if detail { header.insert(contentsOf: ["Kind", "Priority"], at: 1) }
+        var rows = [header]
+        for job in jobs {
+            var error = job.error.replacingOccurrences(of: "\n", with: " ")
+            if !detail && error.count > 60 { error = String(error.prefix(57)) + "..." }
+            var row = [job.id, job.minerID.isEmpty ? "-" : job.minerID, job.deadlineIdx < 0 ? "-" : "\(job.deadlineIdx)",
+                       job.partitions.isEmpty ? "-" : PartitionList.format(job.partitions), job.worker.isEmpty ? "-" : job.worker,
+                       job.state.rawValue, "\(job.tryNum)", time(job.createdAt), elapsed(job, now: now),
+                       job.state == .running ? DurationText.format(micros: now - job.heartbeatAt) + " ago" : "-",
+                       error.isEmpty ? "-" : error]
+            if detail { row.insert(contentsOf: [job.kind, "\(job.priority)"], at: 1) }
+            rows.append(row)
+        }
+        return TextTable.render(rows)
+    }
+}
+
+enum TextTable {
+    /// Left-aligned columns separated by two spaces.
+    static func render(_ rows: [[String]]) -> String {
+        guard let first = rows.first else { return "" }
+        var widths = first.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}

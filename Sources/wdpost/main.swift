@@ -1,3 +1,0 @@
-import Master
-import Slave
-print("wdpost")
