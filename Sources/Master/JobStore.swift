@@ -21,6 +21,16 @@ public struct Expired: Sendable {
     public var requeued: Bool
 }
 
+/// What a finish did, finer than the wire's `FinishStatus` so the master can
+/// log a first acceptance apart from a repeat whose first ack was lost.
+public enum FinishOutcome: Sendable {
+    case recorded
+    case repeated
+    case stale
+
+    public var status: FinishStatus { self == .stale ? .stale : .accepted }
+}
+
 /// Retry policy applied by every failure transition.
 public struct RetryPolicy: Sendable {
     /// Not before this time (µs) may a failed attempt be claimed again.
@@ -54,7 +64,7 @@ public protocol JobStore: AnyObject {
     func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job]
     /// Refreshes heartbeats; returns the ids the worker must abort (not held with that lease).
     func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String]
-    func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishStatus
+    func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome
     /// A slave gives back a job it will not finish (shutdown).
     func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool
     /// Running jobs whose heartbeat is older than `heartbeatBefore` or that started before

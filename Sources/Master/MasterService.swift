@@ -64,22 +64,23 @@ public final class MasterService: @unchecked Sendable {
 
     func finish(worker: String, request: FinishRequest) async throws -> FinishResponse {
         let retry = retryPolicy
-        let statuses = try await executor.run { store in
+        let outcomes = try await executor.run { store in
             try request.results.map { try store.finish($0, now: nowMicros(), retry: retry) }
         }
         var requeued = false
-        for (result, status) in zip(request.results, statuses) {
+        for (result, outcome) in zip(request.results, outcomes) {
             let meta: Logger.Metadata = ["job": "\(result.id)", "worker": "\(worker)", "lease": "\(result.lease)"]
-            switch (status, result.ok) {
-            case (.accepted, true): logger.info("finish accepted", metadata: meta)
-            case (.accepted, false):
+            switch (outcome, result.ok) {
+            case (.recorded, true): logger.info("finish accepted", metadata: meta)
+            case (.recorded, false):
                 requeued = true
                 logger.warning("attempt failed: \(result.error)", metadata: meta)
+            case (.repeated, _): logger.info("finish repeated (already recorded with this lease)", metadata: meta)
             case (.stale, _): logger.warning("stale finish refused", metadata: meta)
             }
         }
         if requeued { scheduleWake(after: config.task.retryJobInterval) }
-        return FinishResponse(statuses: statuses)
+        return FinishResponse(statuses: outcomes.map(\.status))
     }
 
     func release(worker: String, request: ReleaseRequest) async throws -> Empty {

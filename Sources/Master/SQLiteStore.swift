@@ -145,23 +145,23 @@ public final class SQLiteStore: JobStore {
             """, [.int(now), .int(retry.notBefore), .text(reason), .text(id), .int(lease)]) == 1
     }
 
-    public func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishStatus {
+    public func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome {
         if result.ok {
             let changed = try db.run("""
                 UPDATE jobs SET state = 'Succeed', output = ?, finished_at = ?, error = ''
                 WHERE id = ? AND lease = ? AND state = 'Running'
                 """, [.blob(result.output), .int(now), .text(result.id), .int(result.lease)])
-            if changed == 1 { return .accepted }
+            if changed == 1 { return .recorded }
             // A repeat of a finish already recorded (its ack was lost) is acknowledged again.
             let repeated = try db.query("SELECT 1 FROM jobs WHERE id = ? AND lease = ? AND state = 'Succeed'",
                                         [.text(result.id), .int(result.lease)]) { _ in true }
-            return repeated.isEmpty ? .stale : .accepted
+            return repeated.isEmpty ? .stale : .repeated
         }
-        if try fail(id: result.id, lease: result.lease, reason: result.error, now: now, retry: retry) { return .accepted }
+        if try fail(id: result.id, lease: result.lease, reason: result.error, now: now, retry: retry) { return .recorded }
         let repeated = try db.query("""
             SELECT 1 FROM jobs WHERE id = ? AND lease = ? AND state IN ('ReadyToRun', 'Failed') AND error = ?
             """, [.text(result.id), .int(result.lease), .text(result.error)]) { _ in true }
-        return repeated.isEmpty ? .stale : .accepted
+        return repeated.isEmpty ? .stale : .repeated
     }
 
     public func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool {

@@ -40,5 +40,7 @@ public final class AdminClient: @unchecked Sendable {
         try await rpc.call(.slaves, Empty(), as: SlaveList.self).slaves
     }
 
+    public var isActive: Bool { rpc.isActive }
+
     public func close() async { await rpc.close() }
 }

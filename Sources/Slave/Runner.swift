@@ -13,10 +13,13 @@ public struct JobFailure: Error, CustomStringConvertible {
 }
 
 /// The `noop` kind, for tests and benchmarks: `{"sleep_ms": N, "fail": bool}`.
+/// `"fail_if_exists": PATH` fails while that file exists, so a test can make a
+/// job fail until it repairs the cause, as an operator would before `reset`.
 public struct NoopRunner: Runner {
     struct Input: Decodable {
         var sleep_ms: Int?
         var fail: Bool?
+        var fail_if_exists: String?
     }
 
     public init() {}
@@ -27,11 +30,14 @@ public struct NoopRunner: Runner {
             input = Input()
         } else {
             do { input = try JSONDecoder().decode(Input.self, from: job.input) } catch {
-                throw JobFailure("noop: input is not {\"sleep_ms\": N, \"fail\": bool}")
+                throw JobFailure("noop: input is not {\"sleep_ms\": N, \"fail\": bool, \"fail_if_exists\": PATH}")
             }
         }
         if let ms = input.sleep_ms, ms > 0 { try await Task.sleep(nanoseconds: UInt64(ms) * 1_000_000) }
         if input.fail == true { throw JobFailure("noop: failed as asked (try \(job.tryNum))") }
+        if let path = input.fail_if_exists, FileManager.default.fileExists(atPath: path) {
+            throw JobFailure("noop: failed because \(path) exists (try \(job.tryNum))")
+        }
         return Data("{\"ok\":true}".utf8)
     }
 }

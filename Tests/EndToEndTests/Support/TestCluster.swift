@@ -1,0 +1,148 @@
+import Foundation
+import Shared
+
+/// A master and its slaves as real processes on loopback, in a temporary
+/// directory with their own configs, tokens, SQLite file and logs.
+final class TestCluster: @unchecked Sendable {
+    let dir: URL
+    let binary: URL
+    let slaveToken = "slave-token-\(UUID().uuidString)"
+    let adminToken = "admin-token-\(UUID().uuidString)"
+    var masterTask: [String: String]
+    var master: Proc?
+    var masterRuns = 0
+    var port = 0
+    var slaves: [String: Proc] = [:]
+    private var admin: AdminClient?
+
+    /// `task` overrides keys of the master's [task] section (values are TOML literals).
+    init(task: [String: String] = [:]) throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        binary = Self.findBinary()
+        masterTask = ["heartbeat_timeout": "\"2s\"", "retry_job_interval": "\"100ms\"", "max_retry": "3"]
+        masterTask.merge(task) { $1 }
+        try slaveToken.write(to: dir.appendingPathComponent("slave.token"), atomically: true, encoding: .utf8)
+        try adminToken.write(to: dir.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
+    }
+
+    static func findBinary() -> URL {
+        if let path = ProcessInfo.processInfo.environment["WDPOST_BIN"] { return URL(fileURLWithPath: path) }
+        // `swift test` runs the test bundle from the build products directory, beside the wdpost binary.
+        let beside = Bundle.main.bundleURL.appendingPathComponent("wdpost")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/wdpost")
+    }
+
+    var address: HostPort { HostPort(host: "127.0.0.1", port: port) }
+
+    func write(_ name: String, _ text: String) throws -> URL {
+        let url = dir.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// Starts (or restarts, on the same port) the master and waits for its "listening" line.
+    func startMaster() async throws {
+        let task = masterTask.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
+        let config = try write("master.toml", """
+            [server]
+            name = "test-master"
+            listen = "127.0.0.1:\(port)"
+            token_file = "slave.token"
+            admin_token_file = "admin.token"
+            [db]
+            url = "sqlite://wdpost.db"
+            [task]
+            \(task)
+            """)
+        masterRuns += 1
+        let proc = try Proc(binary: binary, arguments: ["master", "daemon", "-c", config.path],
+                            logURL: dir.appendingPathComponent("master-\(masterRuns).log"))
+        master = proc
+        let line = try await proc.waitForLine(containing: "listening on")
+        guard let p = line.split(separator: ":").last.flatMap({ Int($0) }) else { throw TestFailure("no port in \(line)") }
+        port = p
+    }
+
+    /// Starts a slave; `extra` adds lines to its [slave] section.
+    @discardableResult
+    func startSlave(_ name: String, concurrent: Int = 2, extra: String = "") throws -> Proc {
+        let config = try write("slave-\(name).toml", """
+            [master]
+            server_addr = "127.0.0.1:\(port)"
+            token_file = "slave.token"
+            reconnect_interval = "200ms"
+            heartbeat_interval = "300ms"
+            [slave]
+            name = "\(name)"
+            concurrent = \(concurrent)
+            pull_interval = "1s"
+            shutdown_grace = "5s"
+            \(extra)
+            """)
+        let proc = try Proc(binary: binary, arguments: ["slave", "daemon", "-c", config.path],
+                            logURL: dir.appendingPathComponent("slave-\(name)-\(UUID().uuidString.prefix(4)).log"))
+        slaves[name] = proc
+        return proc
+    }
+
+    func client() async throws -> AdminClient {
+        if let admin, admin.isActive { return admin }
+        let fresh = try await AdminClient.connect(to: address, token: Array(adminToken.utf8))
+        admin = fresh
+        return fresh
+    }
+
+    /// Polls the master's job table until `done` holds; the table is the event
+    /// the test waits for, checked every 50 ms up to `timeout`.
+    @discardableResult
+    func waitFor(_ what: String, timeout: TimeInterval = 60, all: Bool = true, _ done: ([Job]) -> Bool) async throws -> [Job] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: [Job] = []
+        while Date() < deadline {
+            if let jobs = try? await client().list(all: all) {
+                last = jobs
+                if done(jobs) { return jobs }
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        let states = Dictionary(grouping: last, by: \.state).mapValues(\.count)
+        throw TestFailure("timed out waiting for \(what); states: \(states)\nmaster log tail:\n\(master?.log.suffix(2000) ?? "")")
+    }
+
+    func submitNoop(_ count: Int, input: String = "{}") async throws -> [String] {
+        try await client().submit(Array(repeating: NewJob(kind: JobKind.noop, input: Data(input.utf8)), count: count))
+    }
+
+    /// Runs the real `wdpost` command line against this master.
+    func cli(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args + ["--master", address.description, "--token-file", dir.appendingPathComponent("admin.token").path]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    /// All master logs of this cluster (one per start), concatenated.
+    var masterLogs: String {
+        (1...max(1, masterRuns)).map { (try? String(contentsOf: dir.appendingPathComponent("master-\($0).log"), encoding: .utf8)) ?? "" }.joined()
+    }
+
+    func shutdown() async {
+        await admin?.close()
+        for proc in slaves.values { await proc.stop() }
+        await master?.stop()
+        if ProcessInfo.processInfo.environment["WDPOST_KEEP_TEST_DIRS"] == nil {
+            try? FileManager.default.removeItem(at: dir)
+        }
+    }
+}

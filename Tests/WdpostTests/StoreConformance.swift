@@ -1,0 +1,212 @@
+import Foundation
+import Master
+import Shared
+import XCTest
+
+/// The behaviour every `JobStore` backend must share. Each backend's test case
+/// calls every check against a fresh, empty store of its kind.
+struct StoreConformance {
+    let store: JobStore
+
+    static let allChecks: [(String, (StoreConformance) throws -> Void)] = [
+        ("insertAndUniqueKey", { try $0.insertAndUniqueKey() }),
+        ("claimOrderAndFilters", { try $0.claimOrderAndFilters() }),
+        ("claimIsExclusive", { try $0.claimIsExclusive() }),
+        ("finishIsFencedAndIdempotent", { try $0.finishIsFencedAndIdempotent() }),
+        ("failuresRetryThenFail", { try $0.failuresRetryThenFail() }),
+        ("heartbeatsAndExpiry", { try $0.heartbeatsAndExpiry() }),
+        ("releaseGivesTheTryBack", { try $0.releaseGivesTheTryBack() }),
+        ("resetRemoveAndUnknownIds", { try $0.resetRemoveAndUnknownIds() }),
+        ("archiveAndPurge", { try $0.archiveAndPurge() }),
+    ]
+
+    func tx<T>(_ body: () throws -> T) throws -> T {
+        try store.begin()
+        do {
+            let value = try body()
+            try store.commit()
+            return value
+        } catch {
+            try store.rollback()
+            throw error
+        }
+    }
+
+    func insert(_ jobs: [NewJob], maxTry: Int = 3, now: Int64 = 1_000) throws -> [String] {
+        try tx { try store.insert(jobs, maxTry: maxTry, now: now) }
+    }
+
+    func claim(_ worker: String = "w", kinds: [String] = ["noop"], miners: [String] = [], limit: Int = 10, now: Int64 = 2_000) throws -> [Job] {
+        try tx { try store.claim(worker: worker, kinds: kinds, miners: miners, limit: limit, now: now) }
+    }
+
+    func get(_ id: String) throws -> Job { try XCTUnwrap(try tx { try store.get(id) }) }
+
+    func insertAndUniqueKey() throws {
+        let ids = try insert([NewJob(kind: "noop", input: Data("{}".utf8), minerID: "f01", deadlineIdx: 7, partitions: [1, 2], uniqueKey: "k1")])
+        let again = try insert([NewJob(kind: "noop", uniqueKey: "k1")])
+        XCTAssertEqual(ids, again, "the same unique key returns the existing job")
+        let job = try get(ids[0])
+        XCTAssertEqual(job.state, .readyToRun)
+        XCTAssertEqual(job.minerID, "f01")
+        XCTAssertEqual(job.partitions, [1, 2])
+        XCTAssertEqual(job.deadlineIdx, 7)
+        XCTAssertEqual(job.maxTry, 3)
+        XCTAssertEqual(job.id.count, 11)
+        XCTAssertEqual(job.input, Data("{}".utf8))
+    }
+
+    func claimOrderAndFilters() throws {
+        let late = try insert([NewJob(kind: "noop", deadlineAt: 9_000)], now: 1)[0]
+        let urgent = try insert([NewJob(kind: "noop", deadlineAt: 5_000)], now: 2)[0]
+        let low = try insert([NewJob(kind: "noop", priority: 0)], now: 3)[0]
+        let high = try insert([NewJob(kind: "noop", priority: 9)], now: 4)[0]
+        let other = try insert([NewJob(kind: "synthetic")], now: 5)[0]
+        let foreign = try insert([NewJob(kind: "noop", minerID: "f099")], now: 6)[0]
+        let claimed = try claim(miners: ["f01"], limit: 10)
+        XCTAssertEqual(claimed.map(\.id), [urgent, late, high, low], "deadline first, then priority, then age; kinds and miners filtered")
+        XCTAssertEqual(try claim(kinds: ["synthetic"]).map(\.id), [other])
+        XCTAssertEqual(try claim().map(\.id), [foreign], "a slave with no miner list takes any miner")
+    }
+
+    func claimIsExclusive() throws {
+        _ = try insert(Array(repeating: NewJob(kind: "noop"), count: 5))
+        let a = try claim("a", limit: 3)
+        let b = try claim("b", limit: 3)
+        XCTAssertEqual(a.count, 3)
+        XCTAssertEqual(b.count, 2)
+        XCTAssertTrue(Set(a.map(\.id)).isDisjoint(with: b.map(\.id)))
+        XCTAssertEqual(Set((a + b).map(\.lease)).count, 5, "every claim gets its own lease")
+        for job in a + b {
+            XCTAssertEqual(job.state, .running)
+            XCTAssertEqual(job.tryNum, 1)
+            XCTAssertEqual(try get(job.id).lease, job.lease)
+        }
+        XCTAssertEqual(try claim("c").count, 0)
+    }
+
+    func finish(_ job: Job, lease: Int64? = nil, ok: Bool = true, error: String = "", now: Int64 = 3_000, retryAt: Int64 = 3_500) throws -> FinishOutcome {
+        try tx { try store.finish(JobResult(id: job.id, lease: lease ?? job.lease, ok: ok, output: Data("out".utf8), error: error),
+                                  now: now, retry: RetryPolicy(notBefore: retryAt)) }
+    }
+
+    func finishIsFencedAndIdempotent() throws {
+        _ = try insert([NewJob(kind: "noop")])
+        let job = try claim()[0]
+        XCTAssertEqual(try finish(job, lease: job.lease &+ 1), .stale)
+        XCTAssertEqual(try get(job.id).state, .running, "a stale finish changes nothing")
+        XCTAssertEqual(try finish(job), .recorded)
+        XCTAssertEqual(try finish(job), .repeated, "a repeated finish with the same lease is acknowledged again")
+        let done = try get(job.id)
+        XCTAssertEqual(done.state, .succeed)
+        XCTAssertEqual(done.output, Data("out".utf8))
+        XCTAssertEqual(done.finishedAt, 3_000)
+        XCTAssertEqual(try finish(job, ok: false, error: "late"), .stale, "a late failure cannot undo a success")
+        XCTAssertEqual(try get(job.id).state, .succeed)
+    }
+
+    func failuresRetryThenFail() throws {
+        let id = try insert([NewJob(kind: "noop")], maxTry: 2)[0]
+        let first = try claim(now: 2_000)[0]
+        XCTAssertEqual(try finish(first, ok: false, error: "boom 1", retryAt: 10_000), .recorded)
+        var job = try get(id)
+        XCTAssertEqual(job.state, .readyToRun)
+        XCTAssertEqual(job.error, "boom 1")
+        XCTAssertEqual(try claim(now: 9_999).count, 0, "not before retry_job_interval")
+        let second = try claim(now: 10_000)[0]
+        XCTAssertEqual(second.tryNum, 2)
+        XCTAssertEqual(try finish(second, ok: false, error: "boom 2", now: 11_000), .recorded)
+        job = try get(id)
+        XCTAssertEqual(job.state, .failed)
+        XCTAssertEqual(job.error, "boom 2")
+        XCTAssertEqual(job.finishedAt, 11_000)
+        XCTAssertEqual(try claim(now: 1_000_000).count, 0)
+    }
+
+    func heartbeatsAndExpiry() throws {
+        _ = try insert(Array(repeating: NewJob(kind: "noop"), count: 3), maxTry: 1)
+        let jobs = try claim(now: 2_000)
+        let leases = jobs.map { JobLease(id: $0.id, lease: $0.lease) }
+        let abort = try tx { try store.heartbeat([leases[0], leases[1], JobLease(id: jobs[2].id, lease: 1)], now: 5_000) }
+        XCTAssertEqual(abort, [jobs[2].id], "a heartbeat with a wrong lease is told to abort")
+        XCTAssertEqual(try get(jobs[0].id).heartbeatAt, 5_000)
+        // Job 2 missed its heartbeat; job 0 ran too long; job 1 is fine.
+        let expired = try tx { try store.expire(heartbeatBefore: 4_000, startedBefore: 1_000, now: 6_000, retry: RetryPolicy(notBefore: 6_000)) }
+        XCTAssertEqual(expired.map(\.id), [jobs[2].id])
+        XCTAssertEqual(try get(jobs[2].id).state, .failed, "max_try 1: out of tries")
+        XCTAssertTrue(try get(jobs[2].id).error.contains("heartbeat timeout"))
+        let timedOut = try tx { try store.expire(heartbeatBefore: 0, startedBefore: 2_001, now: 7_000, retry: RetryPolicy(notBefore: 7_000)) }
+        XCTAssertEqual(Set(timedOut.map(\.id)), Set([jobs[0].id, jobs[1].id]))
+        XCTAssertTrue(try get(jobs[0].id).error.contains("task timeout"))
+        XCTAssertEqual(try tx { try store.expire(heartbeatBefore: 1 << 60, startedBefore: 1 << 60, now: 8_000, retry: RetryPolicy(notBefore: 0)) }.count, 0,
+                       "expiry is a conditional transition: nothing is expired twice")
+    }
+
+    func releaseGivesTheTryBack() throws {
+        let id = try insert([NewJob(kind: "noop")])[0]
+        let job = try claim()[0]
+        XCTAssertTrue(try tx { try store.release(JobLease(id: id, lease: job.lease), reason: "shutdown", now: 3_000, retry: RetryPolicy(notBefore: 0)) })
+        XCTAssertFalse(try tx { try store.release(JobLease(id: id, lease: job.lease), reason: "again", now: 3_000, retry: RetryPolicy(notBefore: 0)) })
+        let back = try get(id)
+        XCTAssertEqual(back.state, .readyToRun)
+        XCTAssertEqual(back.tryNum, 0)
+        XCTAssertEqual(try claim(now: 3_000).count, 1, "released jobs are claimable at once")
+    }
+
+    func resetRemoveAndUnknownIds() throws {
+        let ids = try insert([NewJob(kind: "noop"), NewJob(kind: "noop")], maxTry: 1)
+        let job = try claim(limit: 1)[0]
+        _ = try finish(job, ok: false, error: "bad")
+        XCTAssertEqual(try get(job.id).state, .failed)
+        XCTAssertThrowsError(try tx { try store.reset([job.id, "NoSuchJob01"], now: 4_000) }) {
+            XCTAssertTrue("\($0)".contains("NoSuchJob01"))
+        }
+        XCTAssertEqual(try get(job.id).state, .failed, "a refused reset changes nothing")
+        XCTAssertEqual(try tx { try store.reset([job.id], now: 4_000) }, 1)
+        let reset = try get(job.id)
+        XCTAssertEqual(reset.state, .readyToRun)
+        XCTAssertEqual(reset.tryNum, 0)
+        XCTAssertEqual(reset.error, "")
+        XCTAssertThrowsError(try tx { try store.remove(["NoSuchJob01"]) })
+        XCTAssertEqual(try tx { try store.remove([ids[1]]) }, 1)
+        XCTAssertNil(try tx { try store.get(ids[1]) })
+        XCTAssertEqual(try tx { try store.list(all: true) }.map(\.id), [job.id])
+        XCTAssertEqual(try tx { try store.removeAll() }, 1)
+        XCTAssertEqual(try tx { try store.list(all: true) }.count, 0)
+    }
+
+    func archiveAndPurge() throws {
+        let ids = try insert([NewJob(kind: "noop"), NewJob(kind: "noop"), NewJob(kind: "noop")], now: 1_000)
+        let jobs = try claim(limit: 2)
+        _ = try finish(jobs[0], now: 3_000)
+        _ = try finish(jobs[1], now: 8_000)
+        XCTAssertEqual(try tx { try store.archive(finishedBefore: 5_000) }, 1)
+        let unclaimed = ids.filter { id in !jobs.contains { $0.id == id } }
+        XCTAssertEqual(try tx { try store.list(all: false) }.map(\.id), unclaimed, "the default list shows unfinished and failed jobs only")
+        XCTAssertEqual(try get(jobs[0].id).state, .succeed, "show finds archived jobs")
+        XCTAssertEqual(try tx { try store.list(all: true) }.count, 3, "--all includes the archive")
+        XCTAssertEqual(try tx { try store.purge(createdBefore: 1_001) }, 3)
+        XCTAssertEqual(try tx { try store.list(all: true) }.count, 0)
+    }
+}
+
+final class SQLiteStoreTests: XCTestCase {
+    func testConformance() throws {
+        for (name, check) in StoreConformance.allChecks {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-store-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let store = try SQLiteStore(path: dir.appendingPathComponent("t.db").path)
+            try store.migrate()
+            XCTAssertNoThrow(try check(StoreConformance(store: store)), name)
+        }
+    }
+
+    func testMigrationIsIdempotent() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-mig-\(UUID().uuidString).db").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SQLiteStore(path: path).migrate()
+        let again = try SQLiteStore(path: path)
+        XCTAssertNoThrow(try again.migrate())
+    }
+}
