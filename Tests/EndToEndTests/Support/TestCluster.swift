@@ -69,7 +69,7 @@ final class TestCluster: @unchecked Sendable {
 
     /// Starts a slave; `extra` adds lines to its [slave] section.
     @discardableResult
-    func startSlave(_ name: String, concurrent: Int = 2, extra: String = "") throws -> Proc {
+    func startSlave(_ name: String, concurrent: Int = 2, grace: String = "1s", extra: String = "") throws -> Proc {
         let config = try write("slave-\(name).toml", """
             [master]
             server_addr = "127.0.0.1:\(port)"
@@ -80,7 +80,7 @@ final class TestCluster: @unchecked Sendable {
             name = "\(name)"
             concurrent = \(concurrent)
             pull_interval = "1s"
-            shutdown_grace = "5s"
+            shutdown_grace = "\(grace)"
             \(extra)
             """)
         let proc = try Proc(binary: binary, arguments: ["slave", "daemon", "-c", config.path],
