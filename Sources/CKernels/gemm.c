@@ -17,10 +17,14 @@ static size_t generic_ldc(uint32_t n) { return n; }
 static size_t generic_b_bytes(uint32_t n) { return (size_t)n * n * 2; }
 static size_t generic_scratch(uint32_t n) { (void)n; return 0; }
 
-static void generic_pack_b(const int8_t *B, uint32_t n, void *bp, int32_t *cinit) {
+/* panels of 64 rows of B */
+static size_t generic_panels(uint32_t n) { return (n + 63) / 64; }
+static void generic_pack_b(const int8_t *B, uint32_t n, void *bp, int32_t *cinit, size_t p0,
+                           size_t p1) {
     int16_t *b = bp;
-    for (size_t i = 0; i < (size_t)n * n; i++) b[i] = B[i];
-    memset(cinit, 0, (size_t)n * 4);
+    size_t end = p1 * 64 < n ? p1 * 64 : n;
+    for (size_t i = p0 * 64 * (size_t)n; i < end * (size_t)n; i++) b[i] = B[i];
+    if (p0 == 0) memset(cinit, 0, (size_t)n * 4);
 }
 
 static void generic_rows(const int8_t *A, uint32_t n, const void *bp, const int32_t *cinit,
@@ -56,7 +60,7 @@ static void generic_rows(const int8_t *A, uint32_t n, const void *bp, const int3
 
 const gemm_impl wd_gemm_generic = {
     .name = "generic", .supported = generic_supported, .mc = 16, .ldc = generic_ldc,
-    .packed_b_bytes = generic_b_bytes, .pack_b = generic_pack_b,
+    .packed_b_bytes = generic_b_bytes, .b_panels = generic_panels, .pack_b = generic_pack_b,
     .scratch_bytes = generic_scratch, .rows = generic_rows,
 };
 
@@ -115,14 +119,26 @@ const char *wd_synthetic_cpu_impl(void) { return impl_get()->name; }
 
 typedef struct {
     const gemm_impl *g;
-    const int8_t *A;
+    const int8_t *A, *B;
     uint32_t n;
-    const void *bp;
-    const int32_t *cinit;
+    void *bp;
+    int32_t *cinit;
+    atomic_size_t next_panel;
     uint8_t *row_hashes;
     atomic_uint next_block;
     atomic_uint done_blocks;
 } drive_t;
+
+static void pack_worker(void *arg, int tid) {
+    (void)tid;
+    drive_t *d = arg;
+    size_t panels = d->g->b_panels(d->n);
+    for (;;) {
+        size_t p = atomic_fetch_add(&d->next_panel, 1);
+        if (p >= panels) break;
+        d->g->pack_b(d->B, d->n, d->bp, d->cinit, p, p + 1);
+    }
+}
 
 static void drive_worker(void *arg, int tid) {
     (void)tid;
@@ -158,11 +174,14 @@ int wd_gemm_row_hashes(const int8_t *A, const int8_t *B, uint32_t n, int threads
         free(bp); free(cinit);
         return wd_fail(WD_ERR_NOMEM, "out of memory packing a %ux%u matrix", n, n);
     }
-    g->pack_b(B, n, bp, cinit);
-    drive_t d = {.g = g, .A = A, .n = n, .bp = bp, .cinit = cinit, .row_hashes = row_hashes};
+    drive_t d = {.g = g, .A = A, .B = B, .n = n, .bp = bp, .cinit = cinit,
+                 .row_hashes = row_hashes};
+    atomic_init(&d.next_panel, 0);
     atomic_init(&d.next_block, 0);
     atomic_init(&d.done_blocks, 0);
     int t = wd_cpu_threads(threads);
+    size_t panels = g->b_panels(n);
+    wd_parallel(panels < (size_t)t ? (int)panels : t, pack_worker, &d);
     uint32_t blocks = (n + g->mc - 1) / g->mc;
     if ((uint32_t)t > blocks) t = (int)blocks;
     wd_parallel(t, drive_worker, &d);

@@ -15,8 +15,11 @@ typedef struct gemm_impl {
     /* Row stride (int32 elements) of the C block, >= n. */
     size_t (*ldc)(uint32_t n);
     size_t (*packed_b_bytes)(uint32_t n);
-    /* Packs B; cinit[0..ldc) receives each C row's starting value. */
-    void (*pack_b)(const int8_t *B, uint32_t n, void *bp, int32_t *cinit);
+    /* B is packed in independent panels (threads share them out): panels
+     * p0 .. p1-1, and the matching part of cinit, each C row's start value
+     * (cinit has ldc entries; entries past n must end up 0). */
+    size_t (*b_panels)(uint32_t n);
+    void (*pack_b)(const int8_t *B, uint32_t n, void *bp, int32_t *cinit, size_t p0, size_t p1);
     size_t (*scratch_bytes)(uint32_t n);
     /* Rows r0 .. r0+rows-1 (rows <= mc) of C into c (rows x ldc). */
     void (*rows)(const int8_t *A, uint32_t n, const void *bp, const int32_t *cinit, uint32_t r0,

@@ -25,8 +25,12 @@ static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
 #define V_MR 6
 #define V_NR 64
+#ifndef V_KC
 #define V_KC 64 /* k-quads per pass: a 16 KiB B micro-panel stays in L1 */
+#endif
+#ifndef V_MC
 #define V_MC 96
+#endif
 
 static int vnni_supported(void) {
     __builtin_cpu_init();
@@ -37,53 +41,71 @@ static size_t vnni_kq(uint32_t n) { return (n + 3) / 4; }
 static size_t vnni_b_bytes(uint32_t n) { return vnni_ldc(n) * vnni_kq(n) * 4; }
 static size_t vnni_scratch(uint32_t n) { return (size_t)V_MC * vnni_kq(n) * 4; }
 
-/* bp[panel][q][col 0..63][t 0..3] = B[4q+t][64 panel + col], zero outside */
-static void vnni_pack_b(const int8_t *B, uint32_t n, void *bp, int32_t *cinit) {
-    size_t np = vnni_ldc(n), kq = vnni_kq(n);
-    uint8_t *b = bp;
-    memset(b, 0, np * kq * 4);
-    memset(cinit, 0, np * 4);
-    for (uint32_t k = 0; k < n; k++) {
-        const int8_t *row = B + (size_t)k * n;
-        size_t q = k / 4, t = k % 4;
-        for (uint32_t j = 0; j < n; j++) {
-            size_t p = j / V_NR, col = j % V_NR;
-            b[((p * kq + q) * V_NR + col) * 4 + t] = (uint8_t)row[j];
-            cinit[j] -= 128 * (int32_t)row[j];
+/* bp[panel][q][col 0..63][t 0..3] = B[4q+t][64 panel + col], zero outside.
+ * Written sequentially, reading 4 rows x 64 columns of B at a time. */
+static size_t vnni_panels(uint32_t n) { return vnni_ldc(n) / V_NR; }
+static void vnni_pack_b(const int8_t *B, uint32_t n, void *bp, int32_t *cinit, size_t p0,
+                        size_t p1) {
+    size_t kq = vnni_kq(n);
+    for (size_t p = p0; p < p1; p++) {
+        uint8_t *dst = (uint8_t *)bp + p * kq * V_NR * 4;
+        for (size_t q = 0; q < kq; q++, dst += V_NR * 4) {
+            size_t j0 = p * V_NR, k0 = 4 * q;
+            if (j0 + V_NR <= n && k0 + 4 <= n) {
+                const uint8_t *r0 = (const uint8_t *)B + k0 * n + j0;
+                for (size_t col = 0; col < V_NR; col++) {
+                    dst[4 * col] = r0[col];
+                    dst[4 * col + 1] = r0[n + col];
+                    dst[4 * col + 2] = r0[2 * (size_t)n + col];
+                    dst[4 * col + 3] = r0[3 * (size_t)n + col];
+                }
+            } else {
+                for (size_t col = 0; col < V_NR; col++)
+                    for (size_t t = 0; t < 4; t++)
+                        dst[4 * col + t] = (j0 + col < n && k0 + t < n)
+                                               ? (uint8_t)B[(k0 + t) * n + j0 + col] : 0;
+            }
+        }
+        /* the bias that turns (A+128)*B back into A*B, for this panel's columns */
+        int32_t *ci = cinit + p * V_NR;
+        size_t w = n - p * V_NR < V_NR ? n - p * V_NR : V_NR;
+        memset(ci, 0, V_NR * 4);
+        for (uint32_t k = 0; k < n; k++) {
+            const int8_t *row = B + (size_t)k * n + p * V_NR;
+            for (size_t j = 0; j < w; j++) ci[j] -= 128 * (int32_t)row[j];
         }
     }
 }
 
-__attribute__((target("avx512f,avx512vnni"))) static void
+/* Accumulators as a small array with unrolled loops: both GCC and clang keep
+ * it in registers (24 accumulators + 4 B vectors + 1 broadcast of 32 zmm);
+ * with one named variable per accumulator GCC spilled them every iteration. */
+#define UNROLL(n) _Pragma(WD_STR(GCC unroll n))
+#define WD_STR(x) #x
+/* GCC 12's inter-procedural facts about the call site also made it spill
+ * the accumulators; compiling the kernel as an opaque function avoids that. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define KERNEL_ATTR noipa
+#else
+#define KERNEL_ATTR noinline
+#endif
+
+__attribute__((target("avx512f,avx512vnni"), KERNEL_ATTR)) static void
 vnni_kernel(const uint32_t *a, const uint8_t *b, size_t kc, int32_t *c, size_t ldc) {
-#define LD(r) \
-    __m512i c##r##0 = _mm512_loadu_si512(c + (r) * ldc), \
-            c##r##1 = _mm512_loadu_si512(c + (r) * ldc + 16), \
-            c##r##2 = _mm512_loadu_si512(c + (r) * ldc + 32), \
-            c##r##3 = _mm512_loadu_si512(c + (r) * ldc + 48);
-    LD(0) LD(1) LD(2) LD(3) LD(4) LD(5)
-#undef LD
+    __m512i acc[V_MR][4];
+    UNROLL(6) for (int r = 0; r < V_MR; r++)
+        UNROLL(4) for (int v = 0; v < 4; v++) acc[r][v] = _mm512_loadu_si512(c + r * ldc + 16 * v);
     for (size_t q = 0; q < kc; q++) {
-        const uint8_t *bq = b + q * V_NR * 4;
-        __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64);
-        __m512i b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);
-        const uint32_t *aq = a + q * V_MR;
-#define ROW(r) { \
-        __m512i av = _mm512_set1_epi32((int)aq[r]); \
-        c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0); \
-        c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1); \
-        c##r##2 = _mm512_dpbusd_epi32(c##r##2, av, b2); \
-        c##r##3 = _mm512_dpbusd_epi32(c##r##3, av, b3); }
-        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
-#undef ROW
+        __m512i bv[4];
+        UNROLL(4) for (int v = 0; v < 4; v++) bv[v] = _mm512_loadu_si512(b + q * V_NR * 4 + 64 * v);
+        UNROLL(6) for (int r = 0; r < V_MR; r++) {
+            __m512i av = _mm512_set1_epi32((int)a[q * V_MR + r]);
+            UNROLL(4) for (int v = 0; v < 4; v++)
+                acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
+        }
     }
-#define ST(r) \
-    _mm512_storeu_si512(c + (r) * ldc, c##r##0); \
-    _mm512_storeu_si512(c + (r) * ldc + 16, c##r##1); \
-    _mm512_storeu_si512(c + (r) * ldc + 32, c##r##2); \
-    _mm512_storeu_si512(c + (r) * ldc + 48, c##r##3);
-    ST(0) ST(1) ST(2) ST(3) ST(4) ST(5)
-#undef ST
+    UNROLL(6) for (int r = 0; r < V_MR; r++)
+        UNROLL(4) for (int v = 0; v < 4; v++) _mm512_storeu_si512(c + r * ldc + 16 * v, acc[r][v]);
 }
 
 static void vnni_rows(const int8_t *A, uint32_t n, const void *bp, const int32_t *cinit,
@@ -115,7 +137,7 @@ static void vnni_rows(const int8_t *A, uint32_t n, const void *bp, const int32_t
 
 const gemm_impl wd_gemm_avx512vnni = {
     .name = "avx512vnni", .supported = vnni_supported, .mc = V_MC, .ldc = vnni_ldc,
-    .packed_b_bytes = vnni_b_bytes, .pack_b = vnni_pack_b,
+    .packed_b_bytes = vnni_b_bytes, .b_panels = vnni_panels, .pack_b = vnni_pack_b,
     .scratch_bytes = vnni_scratch, .rows = vnni_rows,
 };
 
@@ -136,43 +158,41 @@ static size_t avx2_b_bytes(uint32_t n) { return avx2_ldc(n) * avx2_kp(n) * 4; }
 static size_t avx2_scratch(uint32_t n) { return (size_t)W_MC * avx2_kp(n) * 4; }
 
 /* bp[panel][q][col 0..15][t 0..1] = (int16) B[2q+t][16 panel + col] */
-static void avx2_pack_b(const int8_t *B, uint32_t n, void *bp, int32_t *cinit) {
-    size_t np = avx2_ldc(n), kp = avx2_kp(n);
-    int16_t *b = bp;
-    memset(b, 0, np * kp * 4);
-    memset(cinit, 0, np * 4);
-    for (uint32_t k = 0; k < n; k++) {
-        const int8_t *row = B + (size_t)k * n;
-        size_t q = k / 2, t = k % 2;
-        for (uint32_t j = 0; j < n; j++)
-            b[((j / W_NR * kp + q) * W_NR + j % W_NR) * 2 + t] = row[j];
+static size_t avx2_panels(uint32_t n) { return avx2_ldc(n) / W_NR; }
+static void avx2_pack_b(const int8_t *B, uint32_t n, void *bp, int32_t *cinit, size_t p0,
+                        size_t p1) {
+    size_t kp = avx2_kp(n);
+    for (size_t p = p0; p < p1; p++) {
+        int16_t *dst = (int16_t *)bp + p * kp * W_NR * 2;
+        for (size_t q = 0; q < kp; q++, dst += W_NR * 2) {
+            size_t j0 = p * W_NR, k0 = 2 * q;
+            for (size_t col = 0; col < W_NR; col++)
+                for (size_t t = 0; t < 2; t++)
+                    dst[2 * col + t] = (j0 + col < n && k0 + t < n) ? B[(k0 + t) * n + j0 + col] : 0;
+        }
+        memset(cinit + p * W_NR, 0, W_NR * 4);
     }
 }
 
-__attribute__((target("avx2"))) static void
+__attribute__((target("avx2"), KERNEL_ATTR)) static void
 avx2_kernel(const uint32_t *a, const int16_t *b, size_t kc, int32_t *c, size_t ldc) {
-#define LD(r) \
-    __m256i c##r##0 = _mm256_loadu_si256((const __m256i *)(c + (r) * ldc)), \
-            c##r##1 = _mm256_loadu_si256((const __m256i *)(c + (r) * ldc + 8));
-    LD(0) LD(1) LD(2) LD(3) LD(4) LD(5)
-#undef LD
+    __m256i acc[W_MR][2];
+    UNROLL(6) for (int r = 0; r < W_MR; r++)
+        UNROLL(2) for (int v = 0; v < 2; v++)
+            acc[r][v] = _mm256_loadu_si256((const __m256i *)(c + r * ldc + 8 * v));
     for (size_t q = 0; q < kc; q++) {
-        const int16_t *bq = b + q * W_NR * 2;
-        __m256i b0 = _mm256_loadu_si256((const __m256i *)bq);
-        __m256i b1 = _mm256_loadu_si256((const __m256i *)(bq + 16));
-        const uint32_t *aq = a + q * W_MR;
-#define ROW(r) { \
-        __m256i av = _mm256_set1_epi32((int)aq[r]); \
-        c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0)); \
-        c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1)); }
-        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
-#undef ROW
+        __m256i bv[2];
+        UNROLL(2) for (int v = 0; v < 2; v++)
+            bv[v] = _mm256_loadu_si256((const __m256i *)(b + q * W_NR * 2 + 16 * v));
+        UNROLL(6) for (int r = 0; r < W_MR; r++) {
+            __m256i av = _mm256_set1_epi32((int)a[q * W_MR + r]);
+            UNROLL(2) for (int v = 0; v < 2; v++)
+                acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(av, bv[v]));
+        }
     }
-#define ST(r) \
-    _mm256_storeu_si256((__m256i *)(c + (r) * ldc), c##r##0); \
-    _mm256_storeu_si256((__m256i *)(c + (r) * ldc + 8), c##r##1);
-    ST(0) ST(1) ST(2) ST(3) ST(4) ST(5)
-#undef ST
+    UNROLL(6) for (int r = 0; r < W_MR; r++)
+        UNROLL(2) for (int v = 0; v < 2; v++)
+            _mm256_storeu_si256((__m256i *)(c + r * ldc + 8 * v), acc[r][v]);
 }
 
 static void avx2_rows(const int8_t *A, uint32_t n, const void *bp, const int32_t *cinit,
@@ -202,7 +222,7 @@ static void avx2_rows(const int8_t *A, uint32_t n, const void *bp, const int32_t
 
 const gemm_impl wd_gemm_avx2 = {
     .name = "avx2", .supported = avx2_supported, .mc = W_MC, .ldc = avx2_ldc,
-    .packed_b_bytes = avx2_b_bytes, .pack_b = avx2_pack_b,
+    .packed_b_bytes = avx2_b_bytes, .b_panels = avx2_panels, .pack_b = avx2_pack_b,
     .scratch_bytes = avx2_scratch, .rows = avx2_rows,
 };
 

@@ -45,7 +45,7 @@ void wd_sha256_64(const uint8_t in[64], uint8_t out[32]) {
 void wd_sha256_padded_block(const uint8_t block[64], uint8_t out[32]) {
     SHA256_CTX c;
     SHA256_Init(&c);
-    SHA256_Update(&c, block, 64);
+    SHA256_Transform(&c, block); /* one compression, no length bookkeeping */
     state_out(&c, out);
 }
 #endif

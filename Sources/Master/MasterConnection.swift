@@ -21,6 +21,8 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
     private var address = "?"
     private var authTimeout: Scheduled<Void>?
     private var counted = false
+    /// Set when the slave says it is leaving; read by its parked pulls off the event loop.
+    private let draining = Flag()
     var logger: Logger { service.logger }
 
     init(service: MasterService, connections: ConnectionCounter) {
@@ -110,17 +112,22 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
     private func dispatchSlave(_ context: ChannelHandlerContext, _ frame: Frame, name: String, capabilities: Capabilities) {
         let service = self.service
         let channel = context.channel
+        let draining = self.draining
         switch frame.type {
         case .pull:
             answer(context, frame, PullRequest.self) { request in
                 let response = try await service.pull(worker: name, capabilities: capabilities, request: request,
-                                                      isConnected: { channel.isActive })
+                                                      mayClaim: { channel.isActive && !draining.isSet })
                 if !channel.isActive { await service.giveBack(response.jobs, worker: name) }
                 return response
             }
         case .heartbeat: answer(context, frame, HeartbeatRequest.self) { try await service.heartbeat(worker: name, request: $0) }
         case .finish: answer(context, frame, FinishRequest.self) { try await service.finish(worker: name, request: $0) }
-        case .release: answer(context, frame, ReleaseRequest.self) { try await service.release(worker: name, request: $0) }
+        case .release:
+            answer(context, frame, ReleaseRequest.self) { request in
+                if request.final { draining.set() }
+                return try await service.release(worker: name, request: request)
+            }
         default: reply(context, frame.requestID, error: "unexpected \(frame.type)")
         }
     }
@@ -181,6 +188,14 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
         let frame = try! Codec.frame(.error, requestID, ErrorMessage(message))
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in context.close(promise: nil) }
     }
+}
+
+/// A one-way switch shared between the event loop and request tasks.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
 
 /// Open connections across the server, for `server.max_connections`.

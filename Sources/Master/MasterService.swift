@@ -10,6 +10,7 @@ public final class MasterService: @unchecked Sendable {
     let logger: Logger
     let wake = WakeSignal()
     let slaves = SlaveRegistry()
+    let claims = ClaimCache()
 
     public init(config: MasterConfig, executor: StoreExecutor, logger: Logger) {
         self.config = config
@@ -22,19 +23,20 @@ public final class MasterService: @unchecked Sendable {
     // MARK: slave requests
 
     /// Claims jobs for a slave, parking the request (long poll) until a job
-    /// is signalled or the wait runs out. `isConnected` is checked before each
-    /// claim so no job is handed to a connection that has gone.
+    /// is signalled or the wait runs out. `mayClaim` is checked before each
+    /// claim so no job is handed to a connection that has gone or is leaving.
     func pull(worker: String, capabilities: Capabilities, request: PullRequest,
-              isConnected: @escaping () -> Bool) async throws -> PullResponse {
+              mayClaim: @escaping () -> Bool) async throws -> PullResponse {
         let kinds = request.kinds.filter { capabilities.kinds.contains($0) }
         let limit = max(0, min(request.max, capabilities.concurrent))
         let deadline = nowMicros() + Int64(max(0, request.waitMs)) * 1000
-        while isConnected() {
+        while mayClaim() {
             let generation = wake.current
             let jobs = try await executor.run { store in
                 try store.claim(worker: worker, kinds: kinds, miners: capabilities.allowedMiners, limit: limit, now: nowMicros())
             }
             if !jobs.isEmpty {
+                claims.add(jobs)
                 for job in jobs {
                     logger.info("job claimed", metadata: ["job": "\(job.id)", "worker": "\(worker)", "try": "\(job.tryNum)", "lease": "\(job.lease)"])
                 }
@@ -63,12 +65,13 @@ public final class MasterService: @unchecked Sendable {
     }
 
     func finish(worker: String, request: FinishRequest) async throws -> FinishResponse {
+        let results = try await verified(request.results, worker: worker)
         let retry = retryPolicy
         let outcomes = try await executor.run { store in
-            try request.results.map { try store.finish($0, now: nowMicros(), retry: retry) }
+            try results.map { try store.finish($0, now: nowMicros(), retry: retry) }
         }
         var requeued = false
-        for (result, outcome) in zip(request.results, outcomes) {
+        for (result, outcome) in zip(results, outcomes) {
             let meta: Logger.Metadata = ["job": "\(result.id)", "worker": "\(worker)", "lease": "\(result.lease)"]
             switch (outcome, result.ok) {
             case (.recorded, true): logger.info("finish accepted", metadata: meta)
@@ -81,6 +84,32 @@ public final class MasterService: @unchecked Sendable {
         }
         if requeued { scheduleWake(after: config.task.retryJobInterval) }
         return FinishResponse(statuses: outcomes.map(\.status))
+    }
+
+    /// Successful results of verified kinds are checked here, off the store
+    /// thread; one that does not verify is turned into a failed attempt.
+    func verified(_ results: [JobResult], worker: String) async throws -> [JobResult] {
+        var out = results
+        var misses: [Int] = []
+        var kinds: [Int: (String, Data?)] = [:]
+        for (i, r) in results.enumerated() where r.ok {
+            if let entry = claims.take(r.id, lease: r.lease) { kinds[i] = (entry.kind, entry.input) } else { misses.append(i) }
+        }
+        if !misses.isEmpty {
+            let ids = misses.map { results[$0].id }
+            let jobs = try await executor.run { store in try ids.map { try store.get($0) } }
+            for (i, job) in zip(misses, jobs) {
+                if let job, job.lease == results[i].lease { kinds[i] = (job.kind, job.input) }
+            }
+        }
+        for (i, (kind, input)) in kinds where ResultVerifier.verifiedKinds.contains(kind) {
+            guard let input else { continue }
+            if let reason = ResultVerifier.check(kind: kind, input: input, output: results[i].output) {
+                logger.warning("\(reason)", metadata: ["job": "\(results[i].id)", "worker": "\(worker)"])
+                out[i] = JobResult(id: results[i].id, lease: results[i].lease, ok: false, error: reason)
+            }
+        }
+        return out
     }
 
     func release(worker: String, request: ReleaseRequest) async throws -> Empty {

@@ -155,7 +155,10 @@ public struct FinishResponse: Codable, Sendable {
 public struct ReleaseRequest: Codable, Sendable {
     public var jobs: [JobLease]
     public var reason: String
-    public init(jobs: [JobLease], reason: String) { self.jobs = jobs; self.reason = reason }
+    /// The slave is leaving: the master hands this connection no more jobs,
+    /// not even to a pull still parked from before.
+    public var final: Bool
+    public init(jobs: [JobLease], reason: String, final: Bool = false) { self.jobs = jobs; self.reason = reason; self.final = final }
 }
 
 // MARK: admin → master

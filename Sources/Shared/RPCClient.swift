@@ -34,8 +34,13 @@ public final class RPCClient: @unchecked Sendable {
 
     public static func connect(to address: HostPort, as identity: Identity, group: EventLoopGroup,
                                maxFrameBytes: Int = Frame.defaultMaxBytes, timeout: TimeAmount = .seconds(10)) async throws -> RPCClient {
-        let handler = ClientHandler(identity: identity)
-        let channel = try await ClientBootstrap(group: group)
+        // The handshake promise exists before the connection does, so a refused
+        // or timed-out connect can fail it (a promise must never be dropped).
+        let loop = group.next()
+        let handler = ClientHandler(identity: identity, handshakeDone: loop.makePromise())
+        let channel: Channel
+        do {
+            channel = try await ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -48,6 +53,10 @@ public final class RPCClient: @unchecked Sendable {
                 }
             }
             .connect(host: address.host, port: address.port).get()
+        } catch {
+            handler.handshakeDone.fail(error)
+            throw error
+        }
         do {
             try await handler.handshakeDone.futureResult.get()
         } catch {
@@ -90,14 +99,13 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = Frame
 
     let identity: RPCClient.Identity
-    var handshakeDone: EventLoopPromise<Void>!
+    let handshakeDone: EventLoopPromise<Void>
     private var authenticated = false
     private var pending: [UInt32: EventLoopPromise<Frame>] = [:]
 
-    init(identity: RPCClient.Identity) { self.identity = identity }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        handshakeDone = context.eventLoop.makePromise()
+    init(identity: RPCClient.Identity, handshakeDone: EventLoopPromise<Void>) {
+        self.identity = identity
+        self.handshakeDone = handshakeDone
     }
 
     func register(_ id: UInt32, _ promise: EventLoopPromise<Frame>, on channel: Channel) {

@@ -8,6 +8,8 @@ public struct ProcessorConfig: Sendable {
     public var envs: [String: String]
     public var concurrent: Int
     public var cpuset: String
+    /// Kill the program and fail the attempt after this long (µs); 0 = no limit of its own.
+    public var timeout: Int64
 }
 
 /// `slave.toml`. Durations are microseconds.
@@ -26,7 +28,7 @@ public struct SlaveConfig: Sendable {
     public var processors: [ProcessorConfig]
 
     /// Kinds this binary runs without an external program.
-    public static let builtinKinds = [JobKind.noop]
+    public static let builtinKinds = [JobKind.noop, JobKind.synthetic, JobKind.wdpost]
 
     public static func load(path: String) throws -> SlaveConfig {
         let r = try ConfigReader(path: path)
@@ -60,8 +62,8 @@ public struct SlaveConfig: Sendable {
             guard let entries = table[kind]?.array else { throw ConfigError("\(where_): expected an array of tables") }
             for entry in entries {
                 guard let t = entry.table else { throw ConfigError("\(where_): expected an array of tables") }
-                for key in t.keys where !["bin", "args", "envs", "concurrent", "cgroup"].contains(key) {
-                    throw ConfigError("\(where_): unknown key \"\(key)\" (known: args, bin, cgroup, concurrent, envs)")
+                for key in t.keys where !["bin", "args", "envs", "concurrent", "cgroup", "timeout"].contains(key) {
+                    throw ConfigError("\(where_): unknown key \"\(key)\" (known: args, bin, cgroup, concurrent, envs, timeout)")
                 }
                 guard let bin = t["bin"]?.string, !bin.isEmpty else { throw ConfigError("\(where_) bin: expected the path of the program") }
                 let args = try (t["args"]?.array).map { try $0.map { v -> String in
@@ -79,7 +81,17 @@ public struct SlaveConfig: Sendable {
                 let concurrent = t["concurrent"]?.int ?? 1
                 guard concurrent >= 1 else { throw ConfigError("\(where_) concurrent: expected an integer ≥ 1") }
                 let cpuset = t["cgroup"]?.table?["cpuset"]?.string ?? ""
-                result.append(ProcessorConfig(kind: kind, bin: r.resolvePath(bin), args: args, envs: envs, concurrent: concurrent, cpuset: cpuset))
+                var timeout: Int64 = 0
+                if let tv = t["timeout"] {
+                    guard let text = tv.string, let micros = try? DurationText.micros(text) else {
+                        throw ConfigError("\(where_) timeout: expected a duration string such as \"30m\"")
+                    }
+                    timeout = micros
+                }
+                // A bare program name is looked up in PATH; a relative path is relative to the config file.
+                let program = bin.contains("/") ? r.resolvePath(bin) : bin
+                result.append(ProcessorConfig(kind: kind, bin: program, args: args, envs: envs, concurrent: concurrent,
+                                              cpuset: cpuset, timeout: timeout))
             }
         }
         return result

@@ -1,10 +1,19 @@
 import Shared
 
 public enum Runners {
-    /// The runner for every kind the slave's config names.
+    /// The runner for every kind the slave's config names: built-in kernels,
+    /// or the configured external processor.
     public static func make(for config: SlaveConfig) -> [String: Runner] {
         var runners: [String: Runner] = [:]
-        for kind in config.kinds where kind == JobKind.noop { runners[kind] = NoopRunner() }
+        for kind in config.kinds {
+            switch kind {
+            case JobKind.noop: runners[kind] = NoopRunner()
+            case JobKind.synthetic: runners[kind] = SyntheticRunner()
+            case JobKind.wdpost: runners[kind] = PoStRunner()
+            default: break
+            }
+        }
+        for processor in config.processors { runners[processor.kind] = ProcessRunner(processor) }
         return runners
     }
 }

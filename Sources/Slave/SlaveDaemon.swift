@@ -22,6 +22,8 @@ public actor SlaveDaemon {
     private var running: [String: RunningJob] = [:]
     private var unacked: [String: JobResult] = [:]
     private var stopping = false
+    /// Jobs a pull delivered after shutdown began: released with the rest.
+    private var lateArrivals: [Assignment] = []
     private var slotWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(config: SlaveConfig, logger: Logger, runners: [String: Runner]) {
@@ -32,12 +34,18 @@ public actor SlaveDaemon {
     }
 
     var capabilities: Capabilities {
-        Capabilities(kinds: config.kinds, concurrent: config.concurrent, gpus: 0,
+        Capabilities(kinds: config.kinds, concurrent: config.concurrent, gpus: Kernels.devices().count,
                      allowedMiners: config.allowedMiners, allowedSizes: config.allowedSizes)
     }
 
     /// Runs until `stop()` has been called (cancel the task to cut a reconnect wait short); throws only when the master refuses this slave for good.
     public func run() async throws {
+        let gpus = Kernels.devices()
+        if gpus.isEmpty {
+            logger.info("kernels run on the CPU: \(Kernels.backendDetail)")
+        } else {
+            logger.info("kernels run on \(gpus.count) GPU(s): \(gpus.map(\.name).joined(separator: ", "))")
+        }
         while !stopping {
             let identity = RPCClient.Identity(role: .slave, name: config.name, token: config.token, capabilities: capabilities)
             do {
@@ -112,8 +120,8 @@ public actor SlaveDaemon {
     private func start(_ job: Assignment, client: RPCClient) {
         let meta: Logger.Metadata = ["job": "\(job.id)", "kind": "\(job.kind)", "try": "\(job.tryNum)"]
         if stopping {
-            // Pulled just as shutdown began: hand it straight back.
-            Task { _ = try? await client.call(.release, ReleaseRequest(jobs: [JobLease(id: job.id, lease: job.lease)], reason: "slave \(config.name) shutting down"), as: Empty.self) }
+            // Pulled just as shutdown began: `stop()` hands it straight back.
+            lateArrivals.append(job)
             return
         }
         logger.info("job started", metadata: meta)
@@ -207,10 +215,18 @@ public actor SlaveDaemon {
         for job in left { job.task.cancel() }
         running.removeAll()
         if let client, client.isActive {
-            if !left.isEmpty {
-                _ = try? await client.call(.release, ReleaseRequest(jobs: left.map(\.lease), reason: "slave \(config.name) shutting down"), as: Empty.self)
-                logger.info("released \(left.count) unfinished job(s)")
+            // `final` also stops the master from answering a pull still parked there.
+            var leases = left.map(\.lease)
+            let reason = "slave \(config.name) shutting down"
+            _ = try? await client.call(.release, ReleaseRequest(jobs: leases, reason: reason, final: true), as: Empty.self)
+            // Anything a pull delivered meanwhile goes back too.
+            let late = lateArrivals.map { JobLease(id: $0.id, lease: $0.lease) }
+            lateArrivals.removeAll()
+            if !late.isEmpty {
+                _ = try? await client.call(.release, ReleaseRequest(jobs: late, reason: reason, final: true), as: Empty.self)
+                leases += late
             }
+            if !leases.isEmpty { logger.info("released \(leases.count) unfinished job(s)") }
             await flushResults(client)
             await client.close()
         }

@@ -87,7 +87,7 @@ final class ConfigTests: XCTestCase {
             """, name: "slave.toml")
         let c = try SlaveConfig.load(path: path)
         XCTAssertEqual(c.name, "gpu-01")
-        XCTAssertEqual(c.kinds, ["noop", "wdpost"])
+        XCTAssertEqual(c.kinds, ["noop", "synthetic", "wdpost"])
         XCTAssertEqual(c.processors.first?.envs["CUDA_VISIBLE_DEVICES"], "0")
 
         let bad = try write("[master]\ntoken_file = \"slave.token\"\n[slave]\nconcurrent = -1", name: "bad.toml")

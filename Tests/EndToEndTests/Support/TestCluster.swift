@@ -117,11 +117,16 @@ final class TestCluster: @unchecked Sendable {
         try await client().submit(Array(repeating: NewJob(kind: JobKind.noop, input: Data(input.utf8)), count: count))
     }
 
-    /// Runs the real `wdpost` command line against this master.
+    /// Runs the real `wdpost` admin command line against this master.
     func cli(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        try run(args + ["--master", address.description, "--token-file", dir.appendingPathComponent("admin.token").path])
+    }
+
+    /// Runs the `wdpost` binary with these arguments.
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = binary
-        p.arguments = args + ["--master", address.description, "--token-file", dir.appendingPathComponent("admin.token").path]
+        p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
