@@ -78,9 +78,21 @@ public struct SlaveConfig: Sendable {
                         envs[k] = s
                     }
                 }
-                let concurrent = t["concurrent"]?.int ?? 1
-                guard concurrent >= 1 else { throw ConfigError("\(where_) concurrent: expected an integer ≥ 1") }
-                let cpuset = t["cgroup"]?.table?["cpuset"]?.string ?? ""
+                var concurrent = 1
+                if let c = t["concurrent"] {
+                    guard let i = c.int, i >= 1 else { throw ConfigError("\(where_) concurrent: expected an integer ≥ 1") }
+                    concurrent = i
+                }
+                var cpuset = ""
+                if let g = t["cgroup"] {
+                    guard let gt = g.table, gt.keys.allSatisfy({ $0 == "cpuset" }) else {
+                        throw ConfigError("\(where_) cgroup: expected a table with the key cpuset, e.g. cgroup = { cpuset = \"0-7\" }")
+                    }
+                    if let c = gt["cpuset"] {
+                        guard let text = c.string else { throw ConfigError("\(where_) cgroup.cpuset: expected a CPU list string such as \"0-7\"") }
+                        cpuset = text
+                    }
+                }
                 var timeout: Int64 = 0
                 if let tv = t["timeout"] {
                     guard let text = tv.string, let micros = try? DurationText.micros(text) else {

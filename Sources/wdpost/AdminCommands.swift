@@ -58,7 +58,7 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let jobs = try await withAdmin(admin) { try await $0.list(all: all) }
         if json {
-            print(String(decoding: try JobTable.jsonEncoder.encode(jobs), as: UTF8.self))
+            print(try JobTable.json(jobs))
         } else {
             print(JobTable.render(jobs, detail: detail, now: nowMicros()), terminator: "")
         }
@@ -73,7 +73,7 @@ struct Show: AsyncParsableCommand {
 
     func run() async throws {
         let jobs = try await withAdmin(admin) { try await $0.show([id]) }
-        print(String(decoding: try JobTable.jsonEncoder.encode(jobs[0]), as: UTF8.self))
+        print(try JobTable.json(jobs[0]))
     }
 }
 

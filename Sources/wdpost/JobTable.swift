@@ -15,6 +15,30 @@ enum JobTable {
         return f
     }()
 
+    /// A job as JSON for people: input and output inline when they are JSON
+    /// (base64 otherwise), partitions on one line.
+    static func json(_ jobs: [Job]) throws -> String {
+        try pretty(jobs.map(object))
+    }
+
+    static func json(_ job: Job) throws -> String {
+        try pretty(object(job))
+    }
+
+    private static func object(_ job: Job) throws -> Any {
+        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(job)) as! [String: Any]
+        for (key, data) in [("input", job.input), ("output", job.output)] {
+            guard let data else { continue }
+            object[key] = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? data.base64EncodedString()
+        }
+        return object
+    }
+
+    private static func pretty(_ value: Any) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func time(_ micros: Int64) -> String {
         micros == 0 ? "-" : timeFormat.string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
     }
