@@ -25,10 +25,19 @@ public struct Expired: Sendable {
 /// log a first acceptance apart from a repeat whose first ack was lost.
 public enum FinishOutcome: Sendable {
     case recorded
+    /// A failed attempt recorded, and the job has tries left: it will run again.
+    case requeued
     case repeated
     case stale
 
     public var status: FinishStatus { self == .stale ? .stale : .accepted }
+}
+
+public struct JobCount: Sendable, Equatable, Codable {
+    public var state: String
+    public var kind: String
+    public var count: Int
+    public init(state: String, kind: String, count: Int) { self.state = state; self.kind = kind; self.count = count }
 }
 
 /// Retry policy applied by every failure transition.
@@ -84,4 +93,8 @@ public protocol JobStore: AnyObject {
     func removeAll() throws -> Int
     /// Running jobs per worker, for `wdpost slaves`.
     func runningByWorker() throws -> [String: Int]
+    /// Live jobs by state and kind, for metrics and the status page.
+    func countByStateAndKind() throws -> [JobCount]
+    /// The most recently failed jobs, newest first.
+    func latestFailures(limit: Int) throws -> [Job]
 }

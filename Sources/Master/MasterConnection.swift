@@ -184,6 +184,7 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Answers with an error frame and closes this connection only.
     private func refuse(_ context: ChannelHandlerContext, requestID: UInt32, _ message: String) {
         guard context.channel.isActive else { return }
+        service.metrics.add(.rejectedConnections)
         logger.warning("connection refused: \(message)", metadata: ["peer": "\(address)"])
         let frame = try! Codec.frame(.error, requestID, ErrorMessage(message))
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in context.close(promise: nil) }

@@ -10,6 +10,7 @@ public final class MasterDaemon: @unchecked Sendable {
     let logger: Logger
     var group: MultiThreadedEventLoopGroup?
     var channel: Channel?
+    var httpChannel: Channel?
     var executor: StoreExecutor?
     var sweeper: Sweeper?
 
@@ -66,12 +67,25 @@ public final class MasterDaemon: @unchecked Sendable {
         self.sweeper = sweeper
         let bound = HostPort(host: listen.host, port: channel.localAddress?.port ?? listen.port)
         logger.info("listening on \(bound)")
+        if let metrics = config.metricsListen {
+            do {
+                let http = try await HTTPServer.start(on: group, address: metrics, service: service)
+                httpChannel = http
+                let port = http.localAddress?.port ?? metrics.port
+                // Announced on stdout like the RPC port, for scripts and tests that pick port 0.
+                print("wdpost metrics and status page on http://\(metrics.host):\(port)/")
+                logger.info("metrics and status page on http://\(metrics.host):\(port)/")
+            } catch {
+                throw ConfigError("cannot listen on [metrics] listen = \(metrics): \(error)")
+            }
+        }
         return bound
     }
 
     /// Stops accepting, lets queued store work commit, and closes.
     public func stop() async {
         sweeper?.stop()
+        try? await httpChannel?.close()
         try? await channel?.close()
         executor?.shutdown()
         try? await group?.shutdownGracefully()

@@ -11,11 +11,19 @@ public final class MasterService: @unchecked Sendable {
     let wake = WakeSignal()
     let slaves = SlaveRegistry()
     let claims = ClaimCache()
+    public let metrics = MasterMetrics()
 
     public init(config: MasterConfig, executor: StoreExecutor, logger: Logger) {
         self.config = config
         self.executor = executor
         self.logger = logger
+    }
+
+    /// Every store operation, timed from queueing to commit for the latency histogram.
+    func db<T>(_ body: @escaping (JobStore) throws -> T) async throws -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { metrics.dbLatency.observe(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        return try await executor.run(body)
     }
 
     var retryPolicy: RetryPolicy { RetryPolicy(notBefore: nowMicros() + config.task.retryJobInterval) }
@@ -32,11 +40,12 @@ public final class MasterService: @unchecked Sendable {
         let deadline = nowMicros() + Int64(max(0, request.waitMs)) * 1000
         while mayClaim() {
             let generation = wake.current
-            let jobs = try await executor.run { store in
+            let jobs = try await db { store in
                 try store.claim(worker: worker, kinds: kinds, miners: capabilities.allowedMiners, limit: limit, now: nowMicros())
             }
             if !jobs.isEmpty {
                 claims.add(jobs)
+                metrics.add(.claims, jobs.count)
                 for job in jobs {
                     logger.info("job claimed", metadata: ["job": "\(job.id)", "worker": "\(worker)", "try": "\(job.tryNum)", "lease": "\(job.lease)"])
                 }
@@ -57,7 +66,7 @@ public final class MasterService: @unchecked Sendable {
     }
 
     func heartbeat(worker: String, request: HeartbeatRequest) async throws -> HeartbeatResponse {
-        let abort = try await executor.run { try $0.heartbeat(request.jobs, now: nowMicros()) }
+        let abort = try await db { try $0.heartbeat(request.jobs, now: nowMicros()) }
         for id in abort {
             logger.warning("heartbeat for a job not held: told to abort", metadata: ["job": "\(id)", "worker": "\(worker)"])
         }
@@ -67,19 +76,29 @@ public final class MasterService: @unchecked Sendable {
     func finish(worker: String, request: FinishRequest) async throws -> FinishResponse {
         let results = try await verified(request.results, worker: worker)
         let retry = retryPolicy
-        let outcomes = try await executor.run { store in
+        let outcomes = try await db { store in
             try results.map { try store.finish($0, now: nowMicros(), retry: retry) }
         }
         var requeued = false
         for (result, outcome) in zip(results, outcomes) {
             let meta: Logger.Metadata = ["job": "\(result.id)", "worker": "\(worker)", "lease": "\(result.lease)"]
             switch (outcome, result.ok) {
-            case (.recorded, true): logger.info("finish accepted", metadata: meta)
-            case (.recorded, false):
-                requeued = true
-                logger.warning("attempt failed: \(result.error)", metadata: meta)
-            case (.repeated, _): logger.info("finish repeated (already recorded with this lease)", metadata: meta)
-            case (.stale, _): logger.warning("stale finish refused", metadata: meta)
+            case (.recorded, true):
+                metrics.add(.finishesAccepted)
+                logger.info("finish accepted", metadata: meta)
+            case (.recorded, false), (.requeued, _):
+                metrics.add(.finishesFailed)
+                if outcome == .requeued {
+                    requeued = true
+                    metrics.add(.retries)
+                }
+                logger.warning("attempt failed\(outcome == .requeued ? ", will retry" : ", out of tries"): \(result.error)", metadata: meta)
+            case (.repeated, _):
+                metrics.add(.finishesRepeated)
+                logger.info("finish repeated (already recorded with this lease)", metadata: meta)
+            case (.stale, _):
+                metrics.add(.finishesStale)
+                logger.warning("stale finish refused", metadata: meta)
             }
         }
         if requeued { scheduleWake(after: config.task.retryJobInterval) }
@@ -97,7 +116,7 @@ public final class MasterService: @unchecked Sendable {
         }
         if !misses.isEmpty {
             let ids = misses.map { results[$0].id }
-            let jobs = try await executor.run { store in try ids.map { try store.get($0) } }
+            let jobs = try await db { store in try ids.map { try store.get($0) } }
             for (i, job) in zip(misses, jobs) {
                 if let job, job.lease == results[i].lease { kinds[i] = (job.kind, job.input) }
             }
@@ -105,6 +124,7 @@ public final class MasterService: @unchecked Sendable {
         for (i, (kind, input)) in kinds where ResultVerifier.verifiedKinds.contains(kind) {
             guard let input else { continue }
             if let reason = ResultVerifier.check(kind: kind, input: input, output: results[i].output) {
+                metrics.add(.verificationFailures)
                 logger.warning("\(reason)", metadata: ["job": "\(results[i].id)", "worker": "\(worker)"])
                 out[i] = JobResult(id: results[i].id, lease: results[i].lease, ok: false, error: reason)
             }
@@ -113,7 +133,7 @@ public final class MasterService: @unchecked Sendable {
     }
 
     func release(worker: String, request: ReleaseRequest) async throws -> Empty {
-        let released = try await executor.run { store in
+        let released = try await db { store in
             try request.jobs.filter { try store.release($0, reason: request.reason, now: nowMicros(), retry: RetryPolicy(notBefore: 0)) }
         }
         for lease in released {
@@ -136,18 +156,19 @@ public final class MasterService: @unchecked Sendable {
             throw ErrorMessage("submit: every job needs a kind")
         }
         let maxTry = config.task.maxRetry
-        let ids = try await executor.run { try $0.insert(request.jobs, maxTry: maxTry, now: nowMicros()) }
+        let ids = try await db { try $0.insert(request.jobs, maxTry: maxTry, now: nowMicros()) }
+        metrics.add(.submits, ids.count)
         logger.info("submitted \(ids.count) job(s)")
         wake.signal()
         return IDList(ids: ids)
     }
 
     func list(_ request: ListRequest) async throws -> JobList {
-        JobList(jobs: try await executor.run { try $0.list(all: request.all) })
+        JobList(jobs: try await db { try $0.list(all: request.all) })
     }
 
     func show(_ request: IDList) async throws -> JobList {
-        let jobs = try await executor.run { store in try request.ids.map { id -> Job in
+        let jobs = try await db { store in try request.ids.map { id -> Job in
             guard let job = try store.get(id) else { throw StoreError.unknownJobs([id]) }
             return job
         } }
@@ -155,27 +176,27 @@ public final class MasterService: @unchecked Sendable {
     }
 
     func reset(_ request: IDList) async throws -> CountResponse {
-        let n = try await executor.run { try $0.reset(request.ids, now: nowMicros()) }
+        let n = try await db { try $0.reset(request.ids, now: nowMicros()) }
         logger.info("reset \(request.ids.joined(separator: ", "))")
         wake.signal()
         return CountResponse(count: n)
     }
 
     func remove(_ request: IDList) async throws -> CountResponse {
-        let n = try await executor.run { try $0.remove(request.ids) }
+        let n = try await db { try $0.remove(request.ids) }
         logger.info("removed \(request.ids.joined(separator: ", "))")
         return CountResponse(count: n)
     }
 
     func removeAll(_ request: RemoveAllRequest) async throws -> CountResponse {
         guard request.really else { throw ErrorMessage("remove-all refused: confirmation missing") }
-        let n = try await executor.run { try $0.removeAll() }
+        let n = try await db { try $0.removeAll() }
         logger.warning("removed all \(n) job(s)")
         return CountResponse(count: n)
     }
 
     func slaveList() async throws -> SlaveList {
-        let running = try await executor.run { try $0.runningByWorker() }
+        let running = try await db { try $0.runningByWorker() }
         return SlaveList(slaves: slaves.snapshot().map {
             SlaveInfo(name: $0.name, address: $0.address, runningJobs: running[$0.name] ?? 0, lastSeen: $0.lastSeen,
                       kinds: $0.capabilities.kinds, concurrent: $0.capabilities.concurrent)

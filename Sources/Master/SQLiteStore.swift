@@ -157,7 +157,10 @@ public final class SQLiteStore: JobStore {
                                         [.text(result.id), .int(result.lease)]) { _ in true }
             return repeated.isEmpty ? .stale : .repeated
         }
-        if try fail(id: result.id, lease: result.lease, reason: result.error, now: now, retry: retry) { return .recorded }
+        if try fail(id: result.id, lease: result.lease, reason: result.error, now: now, retry: retry) {
+            let state = try db.query("SELECT state FROM jobs WHERE id = ?", [.text(result.id)]) { $0.text(0) }.first
+            return state == JobState.readyToRun.rawValue ? .requeued : .recorded
+        }
         let repeated = try db.query("""
             SELECT 1 FROM jobs WHERE id = ? AND lease = ? AND state IN ('ReadyToRun', 'Failed') AND error = ?
             """, [.text(result.id), .int(result.lease), .text(result.error)]) { _ in true }
@@ -239,6 +242,16 @@ public final class SQLiteStore: JobStore {
     }
 
     public func removeAll() throws -> Int { try db.run("DELETE FROM jobs") }
+
+    public func countByStateAndKind() throws -> [JobCount] {
+        try db.query("SELECT state, kind, COUNT(*) FROM jobs GROUP BY state, kind ORDER BY state, kind") {
+            JobCount(state: $0.text(0), kind: $0.text(1), count: Int($0.int(2)))
+        }
+    }
+
+    public func latestFailures(limit: Int) throws -> [Job] {
+        try db.query("SELECT \(Self.columns) FROM jobs WHERE state = 'Failed' ORDER BY finished_at DESC LIMIT ?", [.int(Int64(limit))], Self.job)
+    }
 
     public func runningByWorker() throws -> [String: Int] {
         Dictionary(uniqueKeysWithValues: try db.query(

@@ -38,11 +38,13 @@ final class Sweeper: @unchecked Sendable {
         let now = nowMicros()
         do {
             let retry = service.retryPolicy
-            let expired = try await service.executor.run { store in
+            let expired = try await service.db { store in
                 try store.expire(heartbeatBefore: now - self.task.heartbeatTimeout, startedBefore: now - self.task.timeout,
                                  now: now, retry: retry)
             }
             for e in expired {
+                service.metrics.add(e.reason.hasPrefix("heartbeat") ? .heartbeatTimeouts : .taskTimeouts)
+                if e.requeued { service.metrics.add(.retries) }
                 logger.warning("\(e.reason): \(e.requeued ? "job will run again" : "out of tries, job failed")",
                                metadata: ["job": "\(e.id)", "worker": "\(e.worker)"])
             }
@@ -55,7 +57,7 @@ final class Sweeper: @unchecked Sendable {
     func archive() async {
         let cutoff = nowMicros() - task.shouldArchive
         do {
-            let n = try await service.executor.run { try $0.archive(finishedBefore: cutoff) }
+            let n = try await service.db { try $0.archive(finishedBefore: cutoff) }
             if n > 0 { logger.info("archived \(n) finished job(s)") }
         } catch {
             logger.error("sweep (archive) failed: \(error)")
@@ -65,7 +67,7 @@ final class Sweeper: @unchecked Sendable {
     func purge() async {
         let cutoff = nowMicros() - task.jobLifetime
         do {
-            let n = try await service.executor.run { try $0.purge(createdBefore: cutoff) }
+            let n = try await service.db { try $0.purge(createdBefore: cutoff) }
             if n > 0 { logger.info("deleted \(n) job(s) older than job_lifetime") }
         } catch {
             logger.error("sweep (lifetime) failed: \(error)")

@@ -29,7 +29,8 @@ public struct MasterConfig: Sendable {
     public var server: Server
     public var db: DB
     public var task: Task
-    public var metricsListen: String
+    /// `[metrics] listen`: the Prometheus endpoint and status page; nil = off.
+    public var metricsListen: HostPort?
 
     public static func load(path: String) throws -> MasterConfig {
         let r = try ConfigReader(path: path)
@@ -56,7 +57,8 @@ public struct MasterConfig: Sendable {
             archiveJobInterval: try r.duration("task", "archive_job_interval", default: "10m"),
             shouldArchive: try r.duration("task", "should_archive", default: "2days"),
             jobLifetime: try r.duration("task", "job_lifetime", default: "30days"))
-        let metrics = try r.string("metrics", "listen", default: "")
+        let metricsText = try r.string("metrics", "listen", default: "")
+        let metrics = metricsText.isEmpty ? nil : try r.address("metrics", "listen", default: "")
         try r.rejectUnknown()
         var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics)
         config.db.url = try DatabaseURL.resolveSQLitePath(config.db.url, relativeTo: r)

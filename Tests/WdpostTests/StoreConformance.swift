@@ -108,7 +108,7 @@ struct StoreConformance {
     func failuresRetryThenFail() throws {
         let id = try insert([NewJob(kind: "noop")], maxTry: 2)[0]
         let first = try claim(now: 2_000)[0]
-        XCTAssertEqual(try finish(first, ok: false, error: "boom 1", retryAt: 10_000), .recorded)
+        XCTAssertEqual(try finish(first, ok: false, error: "boom 1", retryAt: 10_000), .requeued)
         var job = try get(id)
         XCTAssertEqual(job.state, .readyToRun)
         XCTAssertEqual(job.error, "boom 1")
@@ -120,6 +120,8 @@ struct StoreConformance {
         XCTAssertEqual(job.state, .failed)
         XCTAssertEqual(job.error, "boom 2")
         XCTAssertEqual(job.finishedAt, 11_000)
+        XCTAssertEqual(try tx { try store.latestFailures(limit: 5) }.map(\.id), [id])
+        XCTAssertEqual(try tx { try store.countByStateAndKind() }, [JobCount(state: "Failed", kind: "noop", count: 1)])
         XCTAssertEqual(try claim(now: 1_000_000).count, 0)
     }
 

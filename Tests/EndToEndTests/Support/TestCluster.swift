@@ -13,6 +13,9 @@ final class TestCluster: @unchecked Sendable {
     var masterRuns = 0
     var port = 0
     var slaves: [String: Proc] = [:]
+    /// Serve `[metrics]` on a free port; its URL is read from the master's stdout.
+    var metrics = false
+    var metricsURL: String?
     private var admin: AdminClient?
 
     /// `task` overrides keys of the master's [task] section (values are TOML literals).
@@ -57,6 +60,7 @@ final class TestCluster: @unchecked Sendable {
             url = "sqlite://wdpost.db"
             [task]
             \(task)
+            \(metrics ? "[metrics]\nlisten = \"127.0.0.1:0\"" : "")
             """)
         masterRuns += 1
         let proc = try Proc(binary: binary, arguments: ["master", "daemon", "-c", config.path],
@@ -65,6 +69,10 @@ final class TestCluster: @unchecked Sendable {
         let line = try await proc.waitForLine(containing: "listening on")
         guard let p = line.split(separator: ":").last.flatMap({ Int($0) }) else { throw TestFailure("no port in \(line)") }
         port = p
+        if metrics {
+            let http = try await proc.waitForLine(containing: "status page on ")
+            metricsURL = http.components(separatedBy: "status page on ").last
+        }
     }
 
     /// Starts a slave; `extra` adds lines to its [slave] section.

@@ -1,0 +1,79 @@
+import Foundation
+import Shared
+
+/// What the read-only status page and `/status.json` show.
+struct StatusSnapshot: Encodable {
+    struct SlaveRow: Encodable {
+        var name: String
+        var address: String
+        var runningJobs: Int
+        var lastSeenAgo: String
+    }
+    struct FailureRow: Encodable {
+        var id: String
+        var kind: String
+        var worker: String
+        var tries: Int
+        var finishedAt: String
+        var error: String
+    }
+
+    var master: String
+    var generatedAt: String
+    var jobsByState: [String: Int]
+    var jobs: [JobCount]
+    var slaves: [SlaveRow]
+    var latestFailures: [FailureRow]
+
+    static func iso(_ micros: Int64) -> String {
+        micros == 0 ? "-" : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
+    }
+
+    static func collect(_ service: MasterService) async throws -> (StatusSnapshot, [JobCount]) {
+        let (counts, running, failures) = try await service.db { store in
+            (try store.countByStateAndKind(), try store.runningByWorker(), try store.latestFailures(limit: 20))
+        }
+        let now = nowMicros()
+        var byState = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+        for c in counts { byState[c.state, default: 0] += c.count }
+        let snapshot = StatusSnapshot(
+            master: service.config.name, generatedAt: iso(now), jobsByState: byState, jobs: counts,
+            slaves: service.slaves.snapshot().map {
+                SlaveRow(name: $0.name, address: $0.address, runningJobs: running[$0.name] ?? 0,
+                         lastSeenAgo: DurationText.format(micros: now - $0.lastSeen))
+            },
+            latestFailures: failures.map {
+                FailureRow(id: $0.id, kind: $0.kind, worker: $0.worker, tries: $0.tryNum, finishedAt: iso($0.finishedAt), error: $0.error)
+            })
+        return (snapshot, counts)
+    }
+
+    var html: String {
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        func table(_ id: String, _ header: [String], _ rows: [[String]], empty: String) -> String {
+            guard !rows.isEmpty else { return "<p id=\"\(id)\" class=\"empty\">\(esc(empty))</p>" }
+            let head = header.map { "<th>\(esc($0))</th>" }.joined()
+            let body = rows.map { "<tr>" + $0.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }.joined(separator: "\n")
+            return "<table id=\"\(id)\"><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table>"
+        }
+        let states = JobState.allCases.map { [$0.rawValue, "\(jobsByState[$0.rawValue] ?? 0)"] }
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+            <title>wdpost master \(esc(master))</title>
+            <style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}
+            td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#eee}</style></head>
+            <body><h1>wdpost master \(esc(master))</h1><p>as of \(esc(generatedAt)) (refreshes every 5 s)</p>
+            <h2>Jobs by state</h2>
+            \(table("jobs", ["State", "Jobs"], states, empty: ""))
+            <h2>Slaves</h2>
+            \(table("slaves", ["Name", "Address", "Running jobs", "Last heartbeat"], slaves.map { [$0.name, $0.address, "\($0.runningJobs)", $0.lastSeenAgo + " ago"] }, empty: "No slave is connected."))
+            <h2>Latest failures</h2>
+            \(table("failures", ["JobID", "Kind", "Worker", "Try", "Failed at", "Error"], latestFailures.map { [$0.id, $0.kind, $0.worker, "\($0.tries)", $0.finishedAt, $0.error] }, empty: "No failed job."))
+            </body></html>
+            """
+    }
+}
