@@ -41,13 +41,17 @@ public final class MasterDaemon: @unchecked Sendable {
         self.group = group
         let counter = ConnectionCounter()
         let maxFrame = config.server.maxFrameBytes
+        let frameTimeout = TimeAmount.microseconds(config.server.frameTimeout)
+        let idleTimeout = TimeAmount.microseconds(config.server.idleTimeout)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let guardian = ConnectionGuard(frameTimeout: frameTimeout, idleTimeout: idleTimeout, logger: service.logger)
                     try channel.pipeline.syncOperations.addHandlers([
+                        guardian,
                         ByteToMessageHandler(FrameDecoder(maxBytes: maxFrame)),
                         MessageToByteHandler(FrameEncoder()),
                         MasterConnection(service: service, connections: counter),

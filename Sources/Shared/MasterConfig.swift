@@ -6,6 +6,10 @@ public struct MasterConfig: Sendable {
         public var listen: HostPort
         public var maxConnections: Int
         public var maxFrameBytes: Int
+        /// A frame begun must be complete within this (µs): cuts off slow-loris senders.
+        public var frameTimeout: Int64
+        /// A connection silent for this long (µs) is closed: cuts off half-open peers.
+        public var idleTimeout: Int64
         public var slaveToken: [UInt8]
         public var adminToken: [UInt8]
     }
@@ -39,6 +43,8 @@ public struct MasterConfig: Sendable {
             listen: try r.address("server", "listen", default: "0.0.0.0:9527"),
             maxConnections: try r.int("server", "max_connections", default: 4096, min: 1),
             maxFrameBytes: try r.int("server", "max_frame_bytes", default: Frame.defaultMaxBytes, min: 1024),
+            frameTimeout: try r.duration("server", "frame_timeout", default: "30s"),
+            idleTimeout: try r.duration("server", "idle_timeout", default: "5m"),
             slaveToken: try r.token("server", "token_file"),
             adminToken: try r.token("server", "admin_token_file"))
         let db = DB(

@@ -63,6 +63,70 @@ final class BadInputTests: XCTestCase {
     }
 }
 
+extension BadInputTests {
+    /// Slow-loris and half-open connections are cut off; a captured handshake
+    /// cannot be replayed; the connection limit is refused clearly.
+    func testSlowSilentReplayedAndExcessConnectionsAreCutOff() async throws {
+        let cluster = try TestCluster()
+        cluster.serverExtra = "frame_timeout = \"500ms\"\nidle_timeout = \"1500ms\"\nmax_connections = 4"
+        try await cluster.startMaster()
+        try cluster.startSlave("s1", concurrent: 1)
+        do {
+            // The limit: the slave and three more fill all 4; the 5th is refused by name.
+            var held = try (0..<3).map { _ in try RawSocket(port: cluster.port) }
+            held.forEach { _ = $0.readAll(timeout: 0.1) }
+            let over = try RawSocket(port: cluster.port)
+            let refused = over.readAll(timeout: 5)
+            XCTAssertTrue(refused.closed)
+            XCTAssertTrue(String(decoding: refused.bytes, as: UTF8.self).contains("max_connections"), String(decoding: refused.bytes, as: UTF8.self))
+            held.removeAll()
+
+            // Slow-loris: a frame begun, then one byte now and then.
+            let loris = try RawSocket(port: cluster.port)
+            let greeting = loris.readAll(timeout: 0.5)
+            XCTAssertFalse(greeting.closed, "the slow client is first let in")
+            let began = Date()
+            loris.send([0, 0, 0, 50, 2])
+            var cut = false
+            for _ in 0..<40 where !cut {
+                loris.send([0x20])
+                cut = loris.readAll(timeout: 0.1).closed
+            }
+            XCTAssertTrue(cut, "a frame trickling in for longer than frame_timeout is cut off")
+            XCTAssertGreaterThan(Date().timeIntervalSince(began), 0.45, "cut off by frame_timeout, not before")
+
+            // Half-open: connected, authenticated or not, and silent.
+            let silent = try RawSocket(port: cluster.port)
+            XCTAssertTrue(silent.readAll(timeout: 5).closed, "a silent connection is closed after idle_timeout")
+
+            // Replay: the auth frame answered to one nonce is useless on another connection.
+            let first = try RawSocket(port: cluster.port)
+            let hello = try XCTUnwrap(RawSocket.frames(first.readAll(timeout: 1).bytes).first)
+            let nonce = try Codec.decode(Hello.self, from: .init(bytes: hello.payload)).nonce
+            let auth = Auth(version: protocolVersion, role: .admin, name: "ops",
+                            capabilities: nil, mac: Auth.mac(token: Array(cluster.adminToken.utf8), nonce: nonce, name: "ops"))
+            let authFrame = RawSocket.frame(type: MessageType.auth.rawValue, try JSONEncoder().encode(auth))
+            first.send(authFrame)
+            XCTAssertEqual(RawSocket.frames(first.readAll(timeout: 1).bytes).first?.type, MessageType.welcome.rawValue)
+            let replay = try RawSocket(port: cluster.port)
+            _ = replay.readAll(timeout: 0.3)
+            replay.send(authFrame)
+            let answer = replay.readAll(timeout: 5)
+            XCTAssertTrue(answer.closed)
+            XCTAssertTrue(String(decoding: answer.bytes, as: UTF8.self).contains("authentication failed"))
+
+
+            // Through all of it the real slave kept working.
+            _ = try await cluster.submitNoop(3)
+            try await cluster.waitFor("jobs to succeed") { $0.count == 3 && $0.allSatisfy { $0.state == .succeed } }
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+}
+
 /// A plain blocking TCP socket, to send bytes no well-behaved client would.
 final class RawSocket {
     let fd: Int32
@@ -81,6 +145,24 @@ final class RawSocket {
 
     func send(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    static func frame(type: UInt8, _ payload: Data) -> [UInt8] {
+        let length = UInt32(5 + payload.count)
+        return withUnsafeBytes(of: length.bigEndian, Array.init) + [type, 0, 0, 0, 0] + Array(payload)
+    }
+
+    /// Splits received bytes into (type, payload) frames.
+    static func frames(_ bytes: [UInt8]) -> [(type: UInt8, payload: [UInt8])] {
+        var out: [(UInt8, [UInt8])] = []
+        var i = 0
+        while i + 9 <= bytes.count {
+            let length = Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            guard i + 4 + length <= bytes.count, length >= 5 else { break }
+            out.append((bytes[i + 4], Array(bytes[(i + 9)..<(i + 4 + length)])))
+            i += 4 + length
+        }
+        return out
     }
 
     /// Reads until the peer closes or `timeout` passes without data.

@@ -2,7 +2,8 @@
 # Builds the C kernel library with the C compiler directly (no SwiftPM) and
 # runs its tests: the CPU known answers, then the CUDA loader against a fake
 # libwdpost_cuda.so (via $WDPOST_CUDA_LIB and next to the executable), a
-# library with no device, and a missing library.
+# library with no device, and a missing library; then cuda/kernels.cu itself
+# on the CPU through the CUDA emulation in cuda/emu (needs g++ and python3).
 #   CC=clang Tests/ckernels/run.sh      other compiler
 #   SANITIZE=1 Tests/ckernels/run.sh    address + undefined behaviour sanitizers
 #   OPT=-O0 Tests/ckernels/run.sh       as SwiftPM debug builds compile it
@@ -27,7 +28,7 @@ run() { # name, then env assignments and the command
     local log="$out/$name.log"
     if env "$@" >"$log" 2>&1; then :; else status=1; fi
     grep -E '^(FAIL|  got|  want|skip|mode)' "$log" || true
-    local line; line="$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)"
+    local line; line="$(grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)"
     if [[ -z "$line" ]]; then
         echo "$name: did not finish"; tail -20 "$log"; status=1; total_fail=$((total_fail + 1)); return
     fi
@@ -42,6 +43,12 @@ run mock_exe  -u WDPOST_NO_GPU -u WDPOST_CUDA_LIB "$out/exe_dir/test_kernels" mo
 run nodevice  -u WDPOST_NO_GPU WDFAKE_DEVICES=0 WDPOST_CUDA_LIB="$out/libfake_cuda.so" "$out/test_kernels" nodevice
 run missing   -u WDPOST_NO_GPU WDPOST_CUDA_LIB="$out/no-such-lib.so" "$out/test_kernels" missing
 run forced    WDPOST_NO_GPU=1 WDPOST_CUDA_LIB="$out/libfake_cuda.so" "$out/test_kernels" forced
+
+if command -v "${CXX:-g++}" >/dev/null && command -v python3 >/dev/null; then
+    run cuda_emu  make -s -C "$root/cuda" emu-test EMU="$out/emu" CC="$cc"
+else
+    echo "cuda_emu: skipped (needs g++ and python3)"
+fi
 
 echo "ckernels: $total_pass passed, $total_fail failed"
 exit $status

@@ -15,6 +15,8 @@ final class TestCluster: @unchecked Sendable {
     var slaves: [String: Proc] = [:]
     /// Serve `[metrics]` on a free port; its URL is read from the master's stdout.
     var metrics = false
+    /// Extra lines for the master's [server] section.
+    var serverExtra = ""
     var metricsURL: String?
     private var admin: AdminClient?
 
@@ -56,6 +58,7 @@ final class TestCluster: @unchecked Sendable {
             listen = "127.0.0.1:\(port)"
             token_file = "slave.token"
             admin_token_file = "admin.token"
+            \(serverExtra)
             [db]
             url = "sqlite://wdpost.db"
             [task]
