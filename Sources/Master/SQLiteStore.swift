@@ -11,6 +11,9 @@ public final class SQLiteStore: JobStore {
         // commit durable before the master acknowledges anything.
         try db.exec("PRAGMA journal_mode=WAL")
         try db.exec("PRAGMA synchronous=FULL")
+        // The working set (ready and running jobs, their indexes) should stay in memory.
+        try db.exec("PRAGMA cache_size=-65536")
+        try db.exec("PRAGMA temp_store=MEMORY")
     }
 
     static let columns = """
@@ -31,7 +34,7 @@ public final class SQLiteStore: JobStore {
             not_before INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
             started_at INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL DEFAULT 0,
             finished_at INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '');
-        CREATE INDEX jobs_claim ON jobs (state, kind, deadline_at, priority, created_at);
+        CREATE INDEX jobs_claim ON jobs (state, deadline_at, priority DESC, created_at);
         CREATE INDEX jobs_running ON jobs (state, heartbeat_at);
         CREATE INDEX jobs_created ON jobs (created_at);
         CREATE TABLE jobs_archive AS SELECT * FROM jobs WHERE 0;
@@ -213,7 +216,9 @@ public final class SQLiteStore: JobStore {
             return try db.query("SELECT \(Self.columns) FROM jobs_archive ORDER BY created_at", [], Self.job)
                 + db.query("SELECT \(Self.columns) FROM jobs ORDER BY created_at", [], Self.job)
         }
-        return try db.query("SELECT \(Self.columns) FROM jobs WHERE state <> 'Succeed' ORDER BY created_at", [], Self.job)
+        return try db.query("""
+            SELECT \(Self.columns) FROM jobs WHERE state IN ('ReadyToRun', 'Running', 'Failed') ORDER BY created_at
+            """, [], Self.job)
     }
 
     public func get(_ id: String) throws -> Job? {
