@@ -17,6 +17,9 @@ let package = Package(
         // C: hashing (OpenSSL) and, later, the proof/compute kernels.
         .target(
             name: "CKernels",
+            // Debug builds compile C at -O0, which makes a GEMM or tree build
+            // tens of times slower in the tests; the kernels are always optimised.
+            cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))],
             linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("pthread")]
         ),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),

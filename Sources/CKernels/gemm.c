@@ -59,7 +59,7 @@ static void generic_rows(const int8_t *A, uint32_t n, const void *bp, const int3
 }
 
 const gemm_impl wd_gemm_generic = {
-    .name = "generic", .supported = generic_supported, .mc = 16, .ldc = generic_ldc,
+    .name = "generic", .supported = generic_supported, .mr = 4, .mc = 16, .ldc = generic_ldc,
     .packed_b_bytes = generic_b_bytes, .b_panels = generic_panels, .pack_b = generic_pack_b,
     .scratch_bytes = generic_scratch, .rows = generic_rows,
 };
@@ -125,6 +125,7 @@ typedef struct {
     int32_t *cinit;
     atomic_size_t next_panel;
     uint8_t *row_hashes;
+    uint32_t rows_per_block;
     atomic_uint next_block;
     atomic_uint done_blocks;
 } drive_t;
@@ -151,9 +152,9 @@ static void drive_worker(void *arg, int tid) {
     /* A thread without buffers takes no block; the others finish them all. */
     if (c && (!sb || scratch)) {
         for (;;) {
-            uint32_t r0 = atomic_fetch_add(&d->next_block, 1) * g->mc;
+            uint32_t r0 = atomic_fetch_add(&d->next_block, 1) * d->rows_per_block;
             if (r0 >= d->n) break;
-            uint32_t rows = d->n - r0 < g->mc ? d->n - r0 : g->mc;
+            uint32_t rows = d->n - r0 < d->rows_per_block ? d->n - r0 : d->rows_per_block;
             g->rows(d->A, d->n, d->bp, d->cinit, r0, rows, c, scratch);
             for (uint32_t r = 0; r < rows; r++)
                 wd_synthetic_row_hash(c + r * ldc, d->n, d->row_hashes + (size_t)(r0 + r) * 32);
@@ -182,7 +183,12 @@ int wd_gemm_row_hashes(const int8_t *A, const int8_t *B, uint32_t n, int threads
     int t = wd_cpu_threads(threads);
     size_t panels = g->b_panels(n);
     wd_parallel(panels < (size_t)t ? (int)panels : t, pack_worker, &d);
-    uint32_t blocks = (n + g->mc - 1) / g->mc;
+    /* about 8 blocks per thread so threads finish together, but no bigger
+     * than the impl's cache-sized block */
+    uint32_t rpb = (n + 8 * (uint32_t)t - 1) / (8 * (uint32_t)t);
+    rpb = (rpb + g->mr - 1) / g->mr * g->mr;
+    d.rows_per_block = rpb > g->mc ? g->mc : rpb;
+    uint32_t blocks = (n + d.rows_per_block - 1) / d.rows_per_block;
     if ((uint32_t)t > blocks) t = (int)blocks;
     wd_parallel(t, drive_worker, &d);
     free(bp);

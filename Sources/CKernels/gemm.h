@@ -11,7 +11,8 @@
 typedef struct gemm_impl {
     const char *name;
     int (*supported)(void);
-    uint32_t mc; /* rows per block a thread computes and hashes at once */
+    uint32_t mr; /* rows of the micro-kernel: blocks are multiples of it */
+    uint32_t mc; /* most rows per block a thread computes and hashes at once */
     /* Row stride (int32 elements) of the C block, >= n. */
     size_t (*ldc)(uint32_t n);
     size_t (*packed_b_bytes)(uint32_t n);

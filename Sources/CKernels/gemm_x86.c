@@ -21,6 +21,27 @@
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
+/* CPU and OS support read with cpuid/xgetbv directly rather than through
+ * __builtin_cpu_supports, which needs libgcc's or compiler-rt's
+ * __cpu_model at link time (not guaranteed when Swift links the program). */
+#include <cpuid.h>
+
+enum { F_AVX2 = 1, F_AVX512VNNI = 2 };
+
+static int cpu_features(void) {
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0; /* OSXSAVE */
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & 0x6) != 0x6) return 0; /* OS saves XMM and YMM state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    int f = 0;
+    if (b & (1u << 5)) f |= F_AVX2;
+    /* AVX-512F (ebx 16) + VNNI (ecx 11), and opmask/ZMM state saved */
+    if ((b & (1u << 16)) && (c & (1u << 11)) && (lo & 0xe0) == 0xe0) f |= F_AVX512VNNI;
+    return f;
+}
+
 /* ======================= AVX-512 VNNI: 6 x 64 tile ======================= */
 
 #define V_MR 6
@@ -32,10 +53,7 @@ static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 #define V_MC 96
 #endif
 
-static int vnni_supported(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
-}
+static int vnni_supported(void) { return (cpu_features() & F_AVX512VNNI) != 0; }
 static size_t vnni_ldc(uint32_t n) { return round_up(n, V_NR); }
 static size_t vnni_kq(uint32_t n) { return (n + 3) / 4; }
 static size_t vnni_b_bytes(uint32_t n) { return vnni_ldc(n) * vnni_kq(n) * 4; }
@@ -136,7 +154,7 @@ static void vnni_rows(const int8_t *A, uint32_t n, const void *bp, const int32_t
 }
 
 const gemm_impl wd_gemm_avx512vnni = {
-    .name = "avx512vnni", .supported = vnni_supported, .mc = V_MC, .ldc = vnni_ldc,
+    .name = "avx512vnni", .supported = vnni_supported, .mr = V_MR, .mc = V_MC, .ldc = vnni_ldc,
     .packed_b_bytes = vnni_b_bytes, .b_panels = vnni_panels, .pack_b = vnni_pack_b,
     .scratch_bytes = vnni_scratch, .rows = vnni_rows,
 };
@@ -148,10 +166,7 @@ const gemm_impl wd_gemm_avx512vnni = {
 #define W_KC 128 /* k-pairs per pass: 8 KiB B micro-panel */
 #define W_MC 96
 
-static int avx2_supported(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-}
+static int avx2_supported(void) { return (cpu_features() & F_AVX2) != 0; }
 static size_t avx2_ldc(uint32_t n) { return round_up(n, W_NR); }
 static size_t avx2_kp(uint32_t n) { return (n + 1) / 2; }
 static size_t avx2_b_bytes(uint32_t n) { return avx2_ldc(n) * avx2_kp(n) * 4; }
@@ -221,7 +236,7 @@ static void avx2_rows(const int8_t *A, uint32_t n, const void *bp, const int32_t
 }
 
 const gemm_impl wd_gemm_avx2 = {
-    .name = "avx2", .supported = avx2_supported, .mc = W_MC, .ldc = avx2_ldc,
+    .name = "avx2", .supported = avx2_supported, .mr = W_MR, .mc = W_MC, .ldc = avx2_ldc,
     .packed_b_bytes = avx2_b_bytes, .b_panels = avx2_panels, .pack_b = avx2_pack_b,
     .scratch_bytes = avx2_scratch, .rows = avx2_rows,
 };

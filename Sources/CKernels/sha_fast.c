@@ -11,13 +11,6 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-/* 0x80, zeros, then the 64-bit big-endian bit length 512. */
-static const uint8_t pad_for_64[64] = {
-    0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x00};
-
 #if defined(OPENSSL_NO_DEPRECATED_3_0)
 /* Libraries built without the low-level API: exact but slower. */
 void wd_sha256_64(const uint8_t in[64], uint8_t out[32]) { SHA256(in, 64, out); }
@@ -28,6 +21,13 @@ void wd_sha256_padded_block(const uint8_t block[64], uint8_t out[32]) {
     SHA256(block, (size_t)(bits / 8), out);
 }
 #else
+/* 0x80, zeros, then the 64-bit big-endian bit length 512. */
+static const uint8_t pad_for_64[64] = {
+    0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x00};
+
 static inline void state_out(const SHA256_CTX *c, uint8_t out[32]) {
     for (int i = 0; i < 8; i++) wd_be32(out + 4 * i, c->h[i]);
 }
