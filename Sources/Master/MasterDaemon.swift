@@ -12,6 +12,7 @@ public final class MasterDaemon: @unchecked Sendable {
     var channel: Channel?
     var executor: StoreExecutor?
     var sweeper: Sweeper?
+    var dbc: DBCCoordinator?
 
     public init(config: MasterConfig, logger: Logger) {
         self.config = config
@@ -64,6 +65,8 @@ public final class MasterDaemon: @unchecked Sendable {
         let sweeper = Sweeper(service: service)
         sweeper.start(on: group.next())
         self.sweeper = sweeper
+        service.dbc.start(on: group.next())
+        self.dbc = service.dbc
         let bound = HostPort(host: listen.host, port: channel.localAddress?.port ?? listen.port)
         logger.info("listening on \(bound)")
         return bound
@@ -72,6 +75,7 @@ public final class MasterDaemon: @unchecked Sendable {
     /// Stops accepting, lets queued store work commit, and closes.
     public func stop() async {
         sweeper?.stop()
+        dbc?.stop()
         try? await channel?.close()
         executor?.shutdown()
         try? await group?.shutdownGracefully()

@@ -8,13 +8,18 @@ public final class MasterService: @unchecked Sendable {
     let config: MasterConfig
     let executor: StoreExecutor
     let logger: Logger
-    let wake = WakeSignal()
+    let wake: WakeSignal
     let slaves = SlaveRegistry()
+    /// DeepBrainChain verification orders.
+    public let dbc: DBCCoordinator
 
     public init(config: MasterConfig, executor: StoreExecutor, logger: Logger) {
         self.config = config
         self.executor = executor
         self.logger = logger
+        let wake = WakeSignal()
+        self.wake = wake
+        dbc = DBCCoordinator(config: config, executor: executor, logger: logger, wake: wake)
     }
 
     var retryPolicy: RetryPolicy { RetryPolicy(notBefore: nowMicros() + config.task.retryJobInterval) }
