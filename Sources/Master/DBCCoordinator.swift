@@ -131,6 +131,9 @@ public final class DBCCoordinator: @unchecked Sendable {
                     guard output.info.randStr == m.randStr else {
                         throw ErrorMessage("the probe answered rand_str \"\(output.info.randStr)\", not the member's \"\(m.randStr)\"")
                     }
+                    guard output.info.machineID == order.machineID else {
+                        throw CommitteeError.wrongMachine(expected: order.machineID, got: output.info.machineID)
+                    }
                     try order.submitHash(member: m.name, hash: output.info.hashHex, at: height)
                     order.members[i].held = output.info
                     order.members[i].note = ""
