@@ -142,6 +142,10 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
         case .remove: answer(context, frame, IDList.self) { try await service.remove($0) }
         case .removeAll: answer(context, frame, RemoveAllRequest.self) { try await service.removeAll($0) }
         case .slaves: answer(context, frame, Empty.self) { _ in try await service.slaveList() }
+        case .dbcVerify: answer(context, frame, DBCVerifyRequest.self) { try await service.dbc.verify($0) }
+        case .dbcStatus: answer(context, frame, DBCStatusRequest.self) { try await service.dbc.status($0) }
+        case .dbcSubmitHash: answer(context, frame, DBCSubmitHashRequest.self) { try await service.dbc.submitHash($0) }
+        case .dbcSubmitRaw: answer(context, frame, DBCSubmitRawRequest.self) { try await service.dbc.submitRaw($0) }
         default: reply(context, frame.requestID, error: "unexpected \(frame.type)")
         }
     }

@@ -13,6 +13,7 @@ public final class MasterDaemon: @unchecked Sendable {
     var httpChannel: Channel?
     var executor: StoreExecutor?
     var sweeper: Sweeper?
+    var dbc: DBCCoordinator?
 
     public init(config: MasterConfig, logger: Logger) {
         self.config = config
@@ -69,6 +70,8 @@ public final class MasterDaemon: @unchecked Sendable {
         let sweeper = Sweeper(service: service)
         sweeper.start(on: group.next())
         self.sweeper = sweeper
+        service.dbc.start(on: group.next())
+        self.dbc = service.dbc
         let bound = HostPort(host: listen.host, port: channel.localAddress?.port ?? listen.port)
         logger.info("listening on \(bound)")
         if let metrics = config.metricsListen {
@@ -90,6 +93,7 @@ public final class MasterDaemon: @unchecked Sendable {
     public func stop() async {
         sweeper?.stop()
         try? await httpChannel?.close()
+        dbc?.stop()
         try? await channel?.close()
         executor?.shutdown()
         try? await group?.shutdownGracefully()

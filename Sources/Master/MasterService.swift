@@ -8,15 +8,20 @@ public final class MasterService: @unchecked Sendable {
     let config: MasterConfig
     let executor: StoreExecutor
     let logger: Logger
-    let wake = WakeSignal()
+    let wake: WakeSignal
     let slaves = SlaveRegistry()
     let claims = ClaimCache()
     public let metrics = MasterMetrics()
+    /// DeepBrainChain verification orders.
+    public let dbc: DBCCoordinator
 
     public init(config: MasterConfig, executor: StoreExecutor, logger: Logger) {
         self.config = config
         self.executor = executor
         self.logger = logger
+        let wake = WakeSignal()
+        self.wake = wake
+        dbc = DBCCoordinator(config: config, executor: executor, logger: logger, wake: wake)
     }
 
     /// Every store operation, timed from queueing to commit for the latency histogram.

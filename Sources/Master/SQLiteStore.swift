@@ -18,7 +18,7 @@ public final class SQLiteStore: JobStore {
 
     static let columns = """
         id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, output, \
-        try_num, max_try, lease, worker, not_before, created_at, started_at, heartbeat_at, finished_at, error
+        try_num, max_try, lease, worker, not_before, created_at, started_at, heartbeat_at, finished_at, error, pin
         """
 
     static let migrations: [String] = [
@@ -41,6 +41,14 @@ public final class SQLiteStore: JobStore {
         CREATE UNIQUE INDEX jobs_archive_id ON jobs_archive (id);
         CREATE INDEX jobs_archive_created ON jobs_archive (created_at);
         """,
+        // 2: jobs pinned to one worker (DBC probes run on the machine under test).
+        // Both tables keep the same columns in the same order: archive copies rows with SELECT *.
+        """
+        ALTER TABLE jobs ADD COLUMN pin VARCHAR(255) NOT NULL DEFAULT '';
+        ALTER TABLE jobs_archive ADD COLUMN pin VARCHAR(255) NOT NULL DEFAULT '';
+        """,
+        // 3: DeepBrainChain verification orders (see SQLiteStore+Committee.swift).
+        SQLiteStore.committeeSchema,
     ]
 
     public func migrate() throws {
@@ -77,7 +85,7 @@ public final class SQLiteStore: JobStore {
             deadlineAt: r.int(7) == Int64.max ? nil : r.int(7), uniqueKey: r.isNull(8) ? nil : r.text(8),
             input: r.blob(9), output: r.isNull(10) ? nil : r.blob(10), tryNum: Int(r.int(11)), maxTry: Int(r.int(12)),
             lease: r.int(13), worker: r.text(14), notBefore: r.int(15), createdAt: r.int(16), startedAt: r.int(17),
-            heartbeatAt: r.int(18), finishedAt: r.int(19), error: r.text(20))
+            heartbeatAt: r.int(18), finishedAt: r.int(19), error: r.text(20), pin: r.text(21))
     }
 
     public func insert(_ jobs: [NewJob], maxTry: Int, now: Int64) throws -> [String] {
@@ -89,19 +97,19 @@ public final class SQLiteStore: JobStore {
             let id = JobID.make()
             try db.run("""
                 INSERT INTO jobs (id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key,
-                                  input, max_try, created_at)
-                VALUES (?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  input, max_try, created_at, pin)
+                VALUES (?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(id), .text(new.kind), .text(new.minerID), .int(Int64(new.deadlineIdx)),
                       .text(PartitionList.format(new.partitions)), .int(Int64(new.priority)),
                       .int(new.deadlineAt ?? Int64.max), new.uniqueKey.map { .text($0) } ?? .null,
-                      .blob(new.input), .int(Int64(maxTry)), .int(now)])
+                      .blob(new.input), .int(Int64(maxTry)), .int(now), .text(new.worker ?? "")])
             return id
         }
     }
 
     public func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job] {
         guard !kinds.isEmpty, limit > 0 else { return [] }
-        var params: [SQLValue] = [.int(now)] + kinds.map { .text($0) }
+        var params: [SQLValue] = [.int(now), .text(worker)] + kinds.map { .text($0) }
         var minerFilter = ""
         if !miners.isEmpty {
             minerFilter = " AND (miner_id = '' OR miner_id IN (\(Self.placeholders(miners.count))))"
@@ -110,7 +118,8 @@ public final class SQLiteStore: JobStore {
         params.append(.int(Int64(limit)))
         let candidates = try db.query("""
             SELECT \(Self.columns) FROM jobs
-            WHERE state = 'ReadyToRun' AND not_before <= ? AND kind IN (\(Self.placeholders(kinds.count)))\(minerFilter)
+            WHERE state = 'ReadyToRun' AND not_before <= ? AND (pin = '' OR pin = ?)
+              AND kind IN (\(Self.placeholders(kinds.count)))\(minerFilter)
             ORDER BY deadline_at, priority DESC, created_at LIMIT ?
             """, params, Self.job)
         var claimed: [Job] = []

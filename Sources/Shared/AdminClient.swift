@@ -40,6 +40,22 @@ public final class AdminClient: @unchecked Sendable {
         try await rpc.call(.slaves, Empty(), as: SlaveList.self).slaves
     }
 
+    public func dbcVerify(machine: String, machineID: String? = nil) async throws -> DBCStatus {
+        try await rpc.call(.dbcVerify, DBCVerifyRequest(machine: machine, machineID: machineID), as: DBCStatus.self)
+    }
+
+    public func dbcStatus(machine: String? = nil) async throws -> DBCStatus {
+        try await rpc.call(.dbcStatus, DBCStatusRequest(machine: machine), as: DBCStatus.self)
+    }
+
+    public func dbcSubmitHash(machine: String, member: String, hash: String) async throws -> DBCStatus {
+        try await rpc.call(.dbcSubmitHash, DBCSubmitHashRequest(machine: machine, member: member, hash: hash), as: DBCStatus.self)
+    }
+
+    public func dbcSubmitRaw(machine: String, member: String, info: MachineInfo) async throws -> DBCStatus {
+        try await rpc.call(.dbcSubmitRaw, DBCSubmitRawRequest(machine: machine, member: member, info: info), as: DBCStatus.self)
+    }
+
     public var isActive: Bool { rpc.isActive }
 
     public func close() async { await rpc.close() }

@@ -31,6 +31,8 @@ public struct Job: Codable, Sendable, Equatable {
     public var heartbeatAt: Int64
     public var finishedAt: Int64
     public var error: String
+    /// Only the slave of this name may claim the job ("": any slave).
+    public var pin: String
 
     public init(id: String, kind: String, state: JobState = .readyToRun, minerID: String = "",
                 deadlineIdx: Int = -1, partitions: [Int] = [], priority: Int = 0,
@@ -38,7 +40,7 @@ public struct Job: Codable, Sendable, Equatable {
                 output: Data? = nil, tryNum: Int = 0, maxTry: Int, lease: Int64 = 0,
                 worker: String = "", notBefore: Int64 = 0, createdAt: Int64,
                 startedAt: Int64 = 0, heartbeatAt: Int64 = 0, finishedAt: Int64 = 0,
-                error: String = "") {
+                error: String = "", pin: String = "") {
         self.id = id; self.kind = kind; self.state = state; self.minerID = minerID
         self.deadlineIdx = deadlineIdx; self.partitions = partitions; self.priority = priority
         self.deadlineAt = deadlineAt; self.uniqueKey = uniqueKey; self.input = input
@@ -46,6 +48,7 @@ public struct Job: Codable, Sendable, Equatable {
         self.worker = worker; self.notBefore = notBefore; self.createdAt = createdAt
         self.startedAt = startedAt; self.heartbeatAt = heartbeatAt; self.finishedAt = finishedAt
         self.error = error
+        self.pin = pin
     }
 }
 

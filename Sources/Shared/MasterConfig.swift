@@ -28,6 +28,23 @@ public struct MasterConfig: Sendable {
         public var shouldArchive: Int64
         public var jobLifetime: Int64
     }
+    /// `[dbc]`: DeepBrainChain machine verification.
+    public struct DBC: Sendable {
+        /// Committee members; an order books 3 of them at random. Empty: verification is off.
+        public var committee: [String]
+        /// Members a person acts for (`wdpost dbc submit-hash/submit-raw`); the
+        /// master runs the probe for every other member itself.
+        public var manual: [String]
+        /// Length of one chain block (µs); the chain's hours are 600 blocks.
+        public var blockTime: Int64
+
+        public init(committee: [String] = [], manual: [String] = [], blockTime: Int64 = 6_000_000) {
+            self.committee = committee; self.manual = manual; self.blockTime = blockTime
+        }
+
+        public func isAutomatic(_ member: String) -> Bool { committee.contains(member) && !manual.contains(member) }
+        public func isManual(_ member: String) -> Bool { committee.contains(member) && manual.contains(member) }
+    }
 
     public var name: String
     public var server: Server
@@ -35,6 +52,7 @@ public struct MasterConfig: Sendable {
     public var task: Task
     /// `[metrics] listen`: the Prometheus endpoint and status page; nil = off.
     public var metricsListen: HostPort?
+    public var dbc: DBC = DBC()
 
     public static func load(path: String) throws -> MasterConfig {
         let r = try ConfigReader(path: path)
@@ -65,10 +83,33 @@ public struct MasterConfig: Sendable {
             jobLifetime: try r.duration("task", "job_lifetime", default: "30days"))
         let metricsText = try r.string("metrics", "listen", default: "")
         let metrics = metricsText.isEmpty ? nil : try r.address("metrics", "listen", default: "")
+        let dbc = try readDBC(r)
         try r.rejectUnknown()
-        var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics)
+        var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics, dbc: dbc)
         config.db.url = try DatabaseURL.resolveSQLitePath(config.db.url, relativeTo: r)
         return config
+    }
+}
+
+extension MasterConfig {
+    static func readDBC(_ r: ConfigReader) throws -> DBC {
+        let committee = try r.stringArray("dbc", "committee")
+        let manual = try r.stringArray("dbc", "manual")
+        let blockTime = try r.duration("dbc", "block_time", default: "6s")
+        let path = r.path
+        for name in committee where name.isEmpty || name.contains(where: { $0.isWhitespace || $0 == "," }) {
+            throw ConfigError("\(path): [dbc] committee: \"\(name)\" is not a member name (expected a non-empty name without spaces or commas)")
+        }
+        if let dup = committee.first(where: { name in committee.filter { $0 == name }.count > 1 }) {
+            throw ConfigError("\(path): [dbc] committee: \"\(dup)\" is listed twice")
+        }
+        if !committee.isEmpty && committee.count < DBCRules.membersPerOrder {
+            throw ConfigError("\(path): [dbc] committee: expected at least \(DBCRules.membersPerOrder) members (an order books \(DBCRules.membersPerOrder) distinct members), or none to turn verification off; got \(committee.count)")
+        }
+        for name in manual where !committee.contains(name) {
+            throw ConfigError("\(path): [dbc] manual: \"\(name)\" is not in [dbc] committee")
+        }
+        return DBC(committee: committee, manual: manual, blockTime: blockTime)
     }
 }
 

@@ -25,6 +25,10 @@ public enum MessageType: UInt8, Sendable {
     case remove = 24
     case removeAll = 25
     case slaves = 26
+    case dbcVerify = 27
+    case dbcStatus = 28
+    case dbcSubmitHash = 29
+    case dbcSubmitRaw = 30
 
     /// Requests only an admin token may send.
     public var isAdmin: Bool { rawValue >= 20 }
@@ -172,10 +176,13 @@ public struct NewJob: Codable, Sendable {
     public var priority: Int
     public var deadlineAt: Int64?
     public var uniqueKey: String?
+    /// Pin: only the slave of this name may claim the job (nil or "": any slave).
+    public var worker: String?
     public init(kind: String, input: Data = Data(), minerID: String = "", deadlineIdx: Int = -1, partitions: [Int] = [],
-                priority: Int = 0, deadlineAt: Int64? = nil, uniqueKey: String? = nil) {
+                priority: Int = 0, deadlineAt: Int64? = nil, uniqueKey: String? = nil, worker: String? = nil) {
         self.kind = kind; self.input = input; self.minerID = minerID; self.deadlineIdx = deadlineIdx
         self.partitions = partitions; self.priority = priority; self.deadlineAt = deadlineAt; self.uniqueKey = uniqueKey
+        self.worker = worker
     }
 }
 
@@ -226,4 +233,62 @@ public struct SlaveInfo: Codable, Sendable {
 public struct SlaveList: Codable, Sendable {
     public var slaves: [SlaveInfo]
     public init(slaves: [SlaveInfo]) { self.slaves = slaves }
+}
+
+// MARK: admin → master: DeepBrainChain verification
+
+public struct DBCVerifyRequest: Codable, Sendable {
+    /// The machine's name: the slave that runs the probe.
+    public var machine: String
+    /// DBC's machine_id (hex text) hashed into every info; nil: SHA-256 of the name, in hex.
+    public var machineID: String?
+    public init(machine: String, machineID: String? = nil) { self.machine = machine; self.machineID = machineID }
+}
+
+public struct DBCStatusRequest: Codable, Sendable {
+    /// nil: the latest order of every machine.
+    public var machine: String?
+    public init(machine: String?) { self.machine = machine }
+}
+
+public struct DBCSubmitHashRequest: Codable, Sendable {
+    public var machine: String
+    public var member: String
+    public var hash: String
+    public init(machine: String, member: String, hash: String) { self.machine = machine; self.member = member; self.hash = hash }
+}
+
+public struct DBCSubmitRawRequest: Codable, Sendable {
+    public var machine: String
+    public var member: String
+    public var info: MachineInfo
+    public init(machine: String, member: String, info: MachineInfo) { self.machine = machine; self.member = member; self.info = info }
+}
+
+/// Orders (oldest first) with what a reader needs to turn heights into times.
+public struct DBCStatus: Codable, Sendable {
+    /// µs per block.
+    public var blockTime: Int64
+    /// The chain height when the answer was made.
+    public var height: Int64
+    /// Committee members the master acts for.
+    public var automatic: [String]
+    public var manual: [String]
+    public var orders: [VerifyOrder]
+    /// Probe jobs of the orders shown, by id (state and error), for automatic members.
+    public var probes: [String: ProbeJobState]
+    public init(blockTime: Int64, height: Int64, automatic: [String], manual: [String], orders: [VerifyOrder], probes: [String: ProbeJobState]) {
+        self.blockTime = blockTime; self.height = height; self.automatic = automatic; self.manual = manual
+        self.orders = orders; self.probes = probes
+    }
+}
+
+public struct ProbeJobState: Codable, Sendable, Equatable {
+    public var state: JobState
+    public var worker: String
+    public var tryNum: Int
+    public var error: String
+    public init(state: JobState, worker: String, tryNum: Int, error: String) {
+        self.state = state; self.worker = worker; self.tryNum = tryNum; self.error = error
+    }
 }

@@ -26,9 +26,11 @@ public struct SlaveConfig: Sendable {
     public var allowedMiners: [String]
     public var allowedSizes: [String]
     public var processors: [ProcessorConfig]
+    /// Data disk checked by the `dbc-verify` probe (the filesystem holding it).
+    public var dataPath: String
 
     /// Kinds this binary runs without an external program.
-    public static let builtinKinds = [JobKind.noop, JobKind.synthetic, JobKind.wdpost]
+    public static let builtinKinds = [JobKind.noop, JobKind.synthetic, JobKind.wdpost, JobKind.dbcVerify]
 
     public static func load(path: String) throws -> SlaveConfig {
         let r = try ConfigReader(path: path)
@@ -44,11 +46,14 @@ public struct SlaveConfig: Sendable {
             kinds: try r.stringArray("slave", "kinds", default: builtinKinds),
             allowedMiners: try r.stringArray("slave", "allowed_miners"),
             allowedSizes: try r.stringArray("slave", "allowed_sizes"),
-            processors: try readProcessors(r))
+            processors: try readProcessors(r),
+            dataPath: try r.string("slave", "data_path", default: "/data"))
         for kind in config.kinds where !builtinKinds.contains(kind) {
             throw ConfigError("\(path): [slave] kinds: \"\(kind)\" is not a built-in kind (built-in: \(builtinKinds.joined(separator: ", "))); run other kinds through [[processors.\(kind)]]")
         }
         guard !config.name.isEmpty else { throw ConfigError("\(path): [slave] name: expected a non-empty name") }
+        guard !config.dataPath.isEmpty else { throw ConfigError("\(path): [slave] data_path: expected a directory path") }
+        config.dataPath = r.resolvePath(config.dataPath)
         config.kinds = Array(Set(config.kinds + config.processors.map(\.kind))).sorted()
         try r.rejectUnknown(ignoringSections: ["processors"])
         return config

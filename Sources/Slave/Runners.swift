@@ -10,6 +10,7 @@ public enum Runners {
             case JobKind.noop: runners[kind] = NoopRunner()
             case JobKind.synthetic: runners[kind] = SyntheticRunner()
             case JobKind.wdpost: runners[kind] = PoStRunner()
+            case JobKind.dbcVerify: runners[kind] = DBCProbeRunner(probe: MachineProbe(dataPath: config.dataPath))
             default: break
             }
         }

@@ -15,6 +15,7 @@ struct Submit: AsyncParsableCommand {
     @Option(help: "Higher runs first among jobs with the same deadline") var priority: Int = 0
     @Option(name: .customLong("deadline-at"), help: "Must be proven by this Unix time (s); earliest runs first") var deadlineAt: Int64?
     @Option(name: .customLong("unique-key"), help: "A second submit with the same key returns the existing job") var uniqueKey: String?
+    @Option(help: "Pin: only the slave of this name may run the job") var worker: String?
 
     func run() async throws {
         guard count >= 1 else { throw fail("--count must be at least 1") }
@@ -25,7 +26,8 @@ struct Submit: AsyncParsableCommand {
         }
         let data = try readInput()
         let job = NewJob(kind: kind, input: data, minerID: miner, deadlineIdx: deadline, partitions: parts,
-                         priority: priority, deadlineAt: deadlineAt.map { $0 * 1_000_000 }, uniqueKey: uniqueKey)
+                         priority: priority, deadlineAt: deadlineAt.map { $0 * 1_000_000 }, uniqueKey: uniqueKey,
+                         worker: worker)
         let ids = try await withAdmin(admin) { try await $0.submit(Array(repeating: job, count: count)) }
         print(ids.joined(separator: "\n"))
     }

@@ -9,7 +9,7 @@ struct Wdpost: AsyncParsableCommand {
         commandName: "wdpost",
         abstract: "A master/slave scheduler for proof and compute jobs on GPU clusters.",
         subcommands: [MasterCommand.self, SlaveCommand.self, Submit.self, List.self, Show.self, Reset.self,
-                      Remove.self, RemoveAll.self, Slaves.self, KernelCommand.self])
+                      Remove.self, RemoveAll.self, Slaves.self, KernelCommand.self, DBC.self])
 }
 
 /// Logs go to stderr, one line each; `WDPOST_LOG_LEVEL` (trace…critical) sets the level.

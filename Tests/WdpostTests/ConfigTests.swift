@@ -87,10 +87,52 @@ final class ConfigTests: XCTestCase {
             """, name: "slave.toml")
         let c = try SlaveConfig.load(path: path)
         XCTAssertEqual(c.name, "gpu-01")
-        XCTAssertEqual(c.kinds, ["noop", "synthetic", "wdpost"])
+        XCTAssertEqual(c.kinds, ["dbc-verify", "noop", "synthetic", "wdpost"], "built-in kinds by default, plus the processors' kinds")
+        XCTAssertEqual(c.dataPath, "/data", "the probe's data disk defaults to /data")
         XCTAssertEqual(c.processors.first?.envs["CUDA_VISIBLE_DEVICES"], "0")
 
         let bad = try write("[master]\ntoken_file = \"slave.token\"\n[slave]\nconcurrent = -1", name: "bad.toml")
         XCTAssertThrowsError(try SlaveConfig.load(path: bad)) { XCTAssertTrue("\($0)".contains("[slave] concurrent")) }
+    }
+
+    func testDBCSection() throws {
+        let off = try MasterConfig.load(path: try write(base))
+        XCTAssertEqual(off.dbc.committee, [], "no committee: verification is off")
+        XCTAssertEqual(off.dbc.blockTime, 6_000_000, "6 s blocks by default, as the chain")
+
+        let c = try MasterConfig.load(path: try write(base + """
+
+            [dbc]
+            committee = ["alice", "bob", "carol", "dave"]
+            manual = ["dave"]
+            block_time = "2ms"
+            """))
+        XCTAssertEqual(c.dbc.committee, ["alice", "bob", "carol", "dave"])
+        XCTAssertEqual(c.dbc.blockTime, 2_000)
+        XCTAssertTrue(c.dbc.isAutomatic("alice"))
+        XCTAssertFalse(c.dbc.isAutomatic("dave"))
+        XCTAssertTrue(c.dbc.isManual("dave"))
+        XCTAssertFalse(c.dbc.isManual("mallory") || c.dbc.isAutomatic("mallory"), "outsiders are neither")
+
+        try assertRejected(base + "\n[dbc]\ncommittee = [\"a\", \"b\"]", mentions: ["[dbc] committee", "at least 3"])
+        try assertRejected(base + "\n[dbc]\ncommittee = [\"a\", \"b\", \"a\"]", mentions: ["[dbc] committee", "\"a\" is listed twice"])
+        try assertRejected(base + "\n[dbc]\ncommittee = [\"a\", \"b\", \"c\"]\nmanual = [\"z\"]", mentions: ["[dbc] manual", "\"z\" is not in"])
+        try assertRejected(base + "\n[dbc]\ncommittee = [\"a\", \"b c\", \"d\"]", mentions: ["[dbc] committee", "not a member name"])
+        try assertRejected(base + "\n[dbc]\nblock_time = \"0s\"", mentions: ["[dbc] block_time", "above zero"])
+        try assertRejected(base + "\n[dbc]\ncomittee = []", mentions: ["unknown key", "comittee"])
+    }
+
+    func testSlaveDataPath() throws {
+        let path = try write("""
+            [master]
+            token_file = "slave.token"
+            [slave]
+            name = "gpu-02"
+            data_path = "disks/data"
+            kinds = ["dbc-verify"]
+            """, name: "slave.toml")
+        let c = try SlaveConfig.load(path: path)
+        XCTAssertEqual(c.dataPath, dir.appendingPathComponent("disks/data").path, "relative to the config file")
+        XCTAssertEqual(c.kinds, ["dbc-verify"])
     }
 }

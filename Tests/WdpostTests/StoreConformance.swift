@@ -18,6 +18,7 @@ struct StoreConformance {
         ("releaseGivesTheTryBack", { try $0.releaseGivesTheTryBack() }),
         ("resetRemoveAndUnknownIds", { try $0.resetRemoveAndUnknownIds() }),
         ("archiveAndPurge", { try $0.archiveAndPurge() }),
+        ("pinnedJobsGoToTheirWorkerOnly", { try $0.pinnedJobsGoToTheirWorkerOnly() }),
     ]
 
     func tx<T>(_ body: () throws -> T) throws -> T {
@@ -189,6 +190,23 @@ struct StoreConformance {
         XCTAssertEqual(try tx { try store.list(all: true) }.count, 3, "--all includes the archive")
         XCTAssertEqual(try tx { try store.purge(createdBefore: 1_001) }, 3)
         XCTAssertEqual(try tx { try store.list(all: true) }.count, 0)
+    }
+}
+
+extension StoreConformance {
+    func pinnedJobsGoToTheirWorkerOnly() throws {
+        let pinned = try insert([NewJob(kind: "noop", worker: "box-a")], now: 1)[0]
+        let free = try insert([NewJob(kind: "noop", worker: "")], now: 2)[0]
+        XCTAssertEqual(try get(pinned).pin, "box-a")
+        XCTAssertEqual(try get(free).pin, "")
+        XCTAssertEqual(try claim("box-b").map(\.id), [free], "another worker does not get a pinned job")
+        XCTAssertEqual(try claim("box-b").count, 0)
+        let mine = try claim("box-a")
+        XCTAssertEqual(mine.map(\.id), [pinned])
+        XCTAssertEqual(mine.first?.pin, "box-a")
+        _ = try finish(mine[0], now: 3_000)
+        XCTAssertEqual(try tx { try store.archive(finishedBefore: 5_000) }, 1)
+        XCTAssertEqual(try get(pinned).pin, "box-a", "the archive keeps the pin")
     }
 }
 

@@ -9,6 +9,8 @@ final class TestCluster: @unchecked Sendable {
     let slaveToken = "slave-token-\(UUID().uuidString)"
     let adminToken = "admin-token-\(UUID().uuidString)"
     var masterTask: [String: String]
+    /// Lines of the master's [dbc] section.
+    var masterDBC: String
     var master: Proc?
     var masterRuns = 0
     var port = 0
@@ -21,7 +23,8 @@ final class TestCluster: @unchecked Sendable {
     private var admin: AdminClient?
 
     /// `task` overrides keys of the master's [task] section (values are TOML literals).
-    init(task: [String: String] = [:]) throws {
+    init(task: [String: String] = [:], dbc: String = "") throws {
+        masterDBC = dbc
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         binary = Self.findBinary()
@@ -64,6 +67,8 @@ final class TestCluster: @unchecked Sendable {
             [task]
             \(task)
             \(metrics ? "[metrics]\nlisten = \"127.0.0.1:0\"" : "")
+            [dbc]
+            \(masterDBC)
             """)
         masterRuns += 1
         let proc = try Proc(binary: binary, arguments: ["master", "daemon", "-c", config.path],
@@ -80,7 +85,8 @@ final class TestCluster: @unchecked Sendable {
 
     /// Starts a slave; `extra` adds lines to its [slave] section.
     @discardableResult
-    func startSlave(_ name: String, concurrent: Int = 2, grace: String = "1s", extra: String = "") throws -> Proc {
+    func startSlave(_ name: String, concurrent: Int = 2, grace: String = "1s", extra: String = "",
+                    environment: [String: String] = [:]) throws -> Proc {
         let config = try write("slave-\(name).toml", """
             [master]
             server_addr = "127.0.0.1:\(port)"
@@ -95,7 +101,8 @@ final class TestCluster: @unchecked Sendable {
             \(extra)
             """)
         let proc = try Proc(binary: binary, arguments: ["slave", "daemon", "-c", config.path],
-                            logURL: dir.appendingPathComponent("slave-\(name)-\(UUID().uuidString.prefix(4)).log"))
+                            logURL: dir.appendingPathComponent("slave-\(name)-\(UUID().uuidString.prefix(4)).log"),
+                            environment: environment)
         slaves[name] = proc
         return proc
     }
@@ -128,9 +135,10 @@ final class TestCluster: @unchecked Sendable {
         try await client().submit(Array(repeating: NewJob(kind: JobKind.noop, input: Data(input.utf8)), count: count))
     }
 
-    /// Runs the real `wdpost` admin command line against this master.
-    func cli(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        try run(args + ["--master", address.description, "--token-file", dir.appendingPathComponent("admin.token").path])
+    /// Runs the real `wdpost` command line against this master.
+    /// `admin: false` runs a command that does not talk to the master.
+    func cli(_ args: [String], admin: Bool = true) throws -> (status: Int32, out: String, err: String) {
+        try run(args + (admin ? ["--master", address.description, "--token-file", dir.appendingPathComponent("admin.token").path] : []))
     }
 
     /// Runs the `wdpost` binary with these arguments.
