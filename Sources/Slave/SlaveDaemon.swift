@@ -22,6 +22,7 @@ public actor SlaveDaemon {
     private var running: [String: RunningJob] = [:]
     private var unacked: [String: JobResult] = [:]
     private var stopping = false
+    private var flushing = false
     /// Jobs a pull delivered after shutdown began: released with the rest.
     private var lateArrivals: [Assignment] = []
     private var slotWaiters: [CheckedContinuation<Void, Never>] = []
@@ -160,20 +161,28 @@ public actor SlaveDaemon {
     }
 
     /// Sends every kept result; each stays kept until the master answers for it.
+    /// One flush at a time: results that finish meanwhile ride in its next
+    /// round, so a burst of finishes becomes a few batched requests, and no
+    /// result is sent twice while its first answer is on the way.
     private func flushResults(_ client: RPCClient) async {
-        let batch = Array(unacked.values)
-        guard !batch.isEmpty else { return }
-        do {
-            let response = try await client.call(.finish, FinishRequest(results: batch), as: FinishResponse.self)
-            for (result, status) in zip(batch, response.statuses) {
-                // Only drop the copy that was sent: a newer result for the same id may have replaced it.
-                if unacked[result.id]?.lease == result.lease { unacked[result.id] = nil }
-                if status == .stale {
-                    logger.warning("master refused a stale result; dropped", metadata: ["job": "\(result.id)", "lease": "\(result.lease)"])
+        guard !flushing else { return }
+        flushing = true
+        defer { flushing = false }
+        while !unacked.isEmpty && client.isActive {
+            let batch = Array(unacked.values)
+            do {
+                let response = try await client.call(.finish, FinishRequest(results: batch), as: FinishResponse.self)
+                for (result, status) in zip(batch, response.statuses) {
+                    // Only drop the copy that was sent: a newer result for the same id may have replaced it.
+                    if unacked[result.id]?.lease == result.lease { unacked[result.id] = nil }
+                    if status == .stale {
+                        logger.warning("master refused a stale result; dropped", metadata: ["job": "\(result.id)", "lease": "\(result.lease)"])
+                    }
                 }
+            } catch {
+                logger.warning("could not report \(batch.count) result(s), kept for the next connection: \(error)")
+                return
             }
-        } catch {
-            logger.warning("could not report \(batch.count) result(s), kept for the next connection: \(error)")
         }
     }
 
@@ -227,6 +236,8 @@ public actor SlaveDaemon {
                 leases += late
             }
             if !leases.isEmpty { logger.info("released \(leases.count) unfinished job(s)") }
+            // Let a flush already on its way finish, then send whatever is left.
+            while flushing { try? await Task.sleep(nanoseconds: 5_000_000) }
             await flushResults(client)
             await client.close()
         }
