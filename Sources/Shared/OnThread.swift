@@ -18,3 +18,19 @@ public func detachThread(_ name: String, _ body: @escaping () -> Void) {
     thread.name = name
     thread.start()
 }
+
+/// Lets exactly one of several racing parties through (a timer and a
+/// completion, say), so a continuation is resumed once.
+public final class Once: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+
+    public init() {}
+
+    public func claim() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if done { return false }
+        done = true
+        return true
+    }
+}

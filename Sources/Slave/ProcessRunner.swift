@@ -40,18 +40,6 @@ public struct ProcessRunner: Runner {
     }
 }
 
-/// Lets exactly one of several racing parties through.
-final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    func claim() -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
-    }
-}
-
 /// One child process with its three pipes, started with posix_spawn in a new process group.
 final class SpawnedProcess: @unchecked Sendable {
     struct Result {

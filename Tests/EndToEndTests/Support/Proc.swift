@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 /// A real `wdpost` process started by a test: stdout is watched line by line
 /// (the master announces its port there), stderr goes to a log file.
@@ -91,18 +92,6 @@ final class Proc: @unchecked Sendable {
             process.waitUntilExit()
         }
         return process.terminationStatus
-    }
-}
-
-/// Lets exactly one of several racing completions through.
-final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    func claim() -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
     }
 }
 
