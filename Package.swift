@@ -20,6 +20,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("pthread")]
         ),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // The MariaDB/MySQL client (production store).
+        .systemLibrary(name: "CMariaDB", providers: [.apt(["libmariadb-dev"])]),
         .target(
             name: "Shared",
             dependencies: [
@@ -33,7 +35,7 @@ let package = Package(
         .target(
             name: "Master",
             dependencies: [
-                "Shared", "CSQLite",
+                "Shared", "CSQLite", "CMariaDB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,15 +7,6 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var description: String { "sqlite error \(code): \(message)" }
 }
 
-/// A bound value for a prepared statement. Only parameters are ever bound;
-/// no SQL text is built from user input.
-enum SQLValue {
-    case int(Int64)
-    case text(String)
-    case blob(Data)
-    case null
-}
-
 private let SQLITE_TRANSIENT_PTR = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// One SQLite connection with a cache of prepared statements. Not thread-safe:
