@@ -130,6 +130,13 @@ public final class StoreExecutor: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Operations waiting for a worker (for tests and diagnostics).
+    var queuedOperations: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return queue.count
+    }
+
     /// Finishes what is queued, then stops every worker and closes its connection.
     public func shutdown() {
         lock.lock()
