@@ -10,6 +10,8 @@ import Shared
 ///   a sweep run by two masters at once applies each change once;
 /// - archiving locks the rows it moves, so a job cannot finish between being
 ///   copied and being deleted.
+/// A deadlock is still possible in principle; the server then rolls the
+/// whole transaction back and the executor runs the group again.
 /// One instance is one connection; the executor's pool holds several.
 public final class MariaDBStore: JobStore {
     let db: MariaDBConnection
@@ -200,10 +202,6 @@ public final class MariaDBStore: JobStore {
         }
     }
 
-    /// Ids per archive statement; the last id repeats to fill a chunk, so one
-    /// prepared statement serves every chunk.
-    static let archiveChunk = 100
-
     public func archive(finishedBefore: Int64) throws -> Int {
         // Lock first, then copy and delete exactly the locked rows: a job that
         // finishes meanwhile (on any master) is neither copied nor deleted.
@@ -211,17 +209,15 @@ public final class MariaDBStore: JobStore {
             SELECT id FROM jobs WHERE state IN ('Succeed', 'Failed') AND finished_at > 0 AND finished_at < ?
             FOR UPDATE SKIP LOCKED
             """, [.int(finishedBefore)]) { $0.text(0) }
-        var moved = 0
-        var start = 0
-        while start < ids.count {
-            let chunk = Array(ids[start..<min(start + Self.archiveChunk, ids.count)])
-            start += Self.archiveChunk
-            let params: [SQLValue] = (chunk + Array(repeating: chunk.last!, count: Self.archiveChunk - chunk.count)).map { .text($0) }
-            let list = Self.placeholders(Self.archiveChunk)
-            try db.run("REPLACE INTO jobs_archive (\(Self.columns), seq) SELECT \(Self.columns), seq FROM jobs WHERE id IN (\(list))", params)
-            moved += try db.run("DELETE FROM jobs WHERE id IN (\(list))", params)
+        // One row per statement, by primary key. A DELETE with an IN list may be
+        // planned as a table scan, which waits for rows another master holds
+        // (and deadlocked two masters archiving at once). A plain INSERT: ids
+        // are never reused, and unlike REPLACE or INSERT IGNORE it takes no
+        // next-key locks for a duplicate check.
+        return try ids.reduce(0) { moved, id in
+            try db.run("INSERT INTO jobs_archive (\(Self.columns), seq) SELECT \(Self.columns), seq FROM jobs WHERE id = ?", [.text(id)])
+            return moved + (try db.run("DELETE FROM jobs WHERE id = ?", [.text(id)]))
         }
-        return moved
     }
 
     public func purge(createdBefore: Int64) throws -> Int {
