@@ -23,6 +23,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("pthread")]
         ),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // The MariaDB/MySQL client (production store).
+        .systemLibrary(name: "CMariaDB", providers: [.apt(["libmariadb-dev"])]),
         .target(
             name: "Shared",
             dependencies: [
@@ -36,7 +38,7 @@ let package = Package(
         .target(
             name: "Master",
             dependencies: [
-                "Shared", "CSQLite",
+                "Shared", "CSQLite", "CMariaDB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -63,7 +65,8 @@ let package = Package(
         ),
         .testTarget(
             name: "WdpostTests",
-            dependencies: ["Shared", "Master", "Slave", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["Shared", "Master", "Slave", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "EndToEndTests",

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The one test command: builds, runs every Swift test, then the C kernel tests
-# when they exist. Extra arguments go to `swift test`, e.g.
+# The one test command: builds, starts a throwaway MariaDB server (installed
+# with apt-get if missing) for the MariaDB store and cluster tests, runs every
+# Swift test, stops the server, then runs the C kernel tests when they exist.
+# Extra arguments go to `swift test`, e.g.
 #   scripts/test.sh --filter ConfigTests
+# WDPOST_TEST_MYSQL_URL already set: that server is used and left alone.
+# WDPOST_SKIP_MYSQL=1: no server is started and the MariaDB tests are skipped.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -10,15 +14,18 @@ if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
 fi
 
 echo "== swift build"
-swift build
+swift build --build-tests
+
+if [ -z "${WDPOST_TEST_MYSQL_URL:-}" ] && [ "${WDPOST_SKIP_MYSQL:-}" != 1 ]; then
+    echo "== scripts/mariadb.sh start"
+    eval "$(scripts/mariadb.sh start)"
+    trap 'scripts/mariadb.sh stop "$WDPOST_TEST_MYSQL_DIR"' EXIT
+fi
+
 echo "== swift test $*"
-swift test "$@"
+swift test --skip-build "$@"
 
 if [ -f Tests/ckernels/run.sh ]; then
-    # run.sh compiles with $CC (default gcc); without gcc use the toolchain's clang.
-    if [ -z "${CC:-}" ] && ! command -v gcc >/dev/null 2>&1 && command -v clang >/dev/null 2>&1; then
-        export CC=clang
-    fi
     echo "== Tests/ckernels/run.sh"
     bash Tests/ckernels/run.sh
 fi

@@ -13,6 +13,17 @@ public enum StoreError: Error, CustomStringConvertible {
     }
 }
 
+/// What a backend's error means for the open transaction, so the executor can
+/// tell a group it may run again from one whose outcome is unknown.
+public protocol StoreTransactionError: Error {
+    /// The connection is gone. Before COMMIT was sent this means nothing was
+    /// applied (the server rolls back a transaction whose client vanished).
+    var isConnectionLost: Bool { get }
+    /// The server rolled the whole transaction back (a deadlock victim) and
+    /// the connection is still good.
+    var isTransactionRolledBack: Bool { get }
+}
+
 /// Why a running job was taken back by a sweep.
 public struct Expired: Sendable {
     public var id: String

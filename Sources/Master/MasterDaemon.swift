@@ -20,21 +20,12 @@ public final class MasterDaemon: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Opens the store named by `db.url` and brings its schema up to date.
-    public static func openStore(url: String, logger: Logger) throws -> JobStore {
-        if url.hasPrefix("sqlite://") {
-            let store = try SQLiteStore(path: String(url.dropFirst("sqlite://".count)))
-            try store.migrate()
-            return store
-        }
-        throw ConfigError("db.url \(DatabaseURL.redacted(url)): this build supports sqlite:// only")
-    }
-
     /// Starts serving; returns the address actually bound (port 0 picks a free one).
     public func start() async throws -> HostPort {
-        let store = try Self.openStore(url: config.db.url, logger: logger)
-        logger.info("store ready: \(DatabaseURL.redacted(config.db.url))")
-        let executor = StoreExecutor(store: store, logger: logger)
+        let backend = try StoreBackend.open(config.db)
+        logger.info("store ready: \(backend.target)")
+        let executor = StoreExecutor(pool: backend.pool, target: backend.target, logger: logger,
+                                     initial: backend.first, open: backend.open)
         executor.start()
         self.executor = executor
         let service = MasterService(config: config, executor: executor, logger: logger)
@@ -97,6 +88,7 @@ public final class MasterDaemon: @unchecked Sendable {
         try? await channel?.close()
         executor?.shutdown()
         try? await group?.shutdownGracefully()
-        logger.info("master stopped")
+        // A start that failed has already said why in one line; add nothing.
+        if channel != nil { logger.info("master stopped") }
     }
 }

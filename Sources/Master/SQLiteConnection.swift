@@ -7,15 +7,6 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var description: String { "sqlite error \(code): \(message)" }
 }
 
-/// A bound value for a prepared statement. Only parameters are ever bound;
-/// no SQL text is built from user input.
-enum SQLValue {
-    case int(Int64)
-    case text(String)
-    case blob(Data)
-    case null
-}
-
 private let SQLITE_TRANSIENT_PTR = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// One SQLite connection with a cache of prepared statements. Not thread-safe:
@@ -103,15 +94,15 @@ final class SQLiteConnection {
 struct SQLiteRow {
     let stmt: OpaquePointer
 
-    func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
-    func isNull(_ i: Int32) -> Bool { sqlite3_column_type(stmt, i) == SQLITE_NULL }
-    func text(_ i: Int32) -> String {
-        guard let p = sqlite3_column_text(stmt, i) else { return "" }
+    func int(_ i: Int) -> Int64 { sqlite3_column_int64(stmt, Int32(i)) }
+    func isNull(_ i: Int) -> Bool { sqlite3_column_type(stmt, Int32(i)) == SQLITE_NULL }
+    func text(_ i: Int) -> String {
+        guard let p = sqlite3_column_text(stmt, Int32(i)) else { return "" }
         return String(cString: p)
     }
-    func blob(_ i: Int32) -> Data {
-        let n = Int(sqlite3_column_bytes(stmt, i))
-        guard n > 0, let p = sqlite3_column_blob(stmt, i) else { return Data() }
+    func blob(_ i: Int) -> Data {
+        let n = Int(sqlite3_column_bytes(stmt, Int32(i)))
+        guard n > 0, let p = sqlite3_column_blob(stmt, Int32(i)) else { return Data() }
         return Data(bytes: p, count: n)
     }
 }

@@ -48,7 +48,7 @@ public final class SQLiteStore: JobStore {
         ALTER TABLE jobs_archive ADD COLUMN pin VARCHAR(255) NOT NULL DEFAULT '';
         """,
         // 3: DeepBrainChain verification orders (see SQLiteStore+Committee.swift).
-        SQLiteStore.committeeSchema,
+        CommitteeSQL<SQLiteConnection>.sqliteSchema,
     ]
 
     public func migrate() throws {

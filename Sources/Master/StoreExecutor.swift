@@ -2,38 +2,109 @@ import Foundation
 import Logging
 import Shared
 
-/// Runs store operations on one dedicated thread (blocking C calls never run on
-/// a NIO event loop) and commits whatever has queued up meanwhile in one
+/// Runs store operations on dedicated threads (blocking C calls never run on a
+/// NIO event loop) and commits whatever has queued up meanwhile in one
 /// transaction: group commit. Each operation runs in its own savepoint, so one
 /// failing request does not undo the others, and no caller hears of success
 /// before the shared COMMIT has returned.
+///
+/// The threads are a connection pool: each worker owns one store connection
+/// and takes the whole queue (up to `maxBatch`) as its next group. Workers are
+/// added while operations wait and every worker is busy, up to
+/// `max_connections`; a worker idle for `idle_timeout` closes its connection
+/// while more than `min_connections` remain. SQLite's pool is one connection.
+///
+/// A lost connection (the database restarted) is replaced: if it failed
+/// before COMMIT was sent, nothing was applied, so the whole group runs again
+/// on a new connection (reconnecting with backoff, the outage and the recovery
+/// logged once each). If it failed during COMMIT the outcome is unknown, so
+/// those operations fail with an error that says so; they are never retried.
 public final class StoreExecutor: @unchecked Sendable {
-    private struct Pending {
+    public struct Pool: Sendable {
+        public var minConnections: Int
+        public var maxConnections: Int
+        /// µs a connection above the minimum may sit idle before it is closed.
+        public var idleTimeout: Int64
+        /// µs an operation waits for an unreachable database before it fails.
+        public var outageWait: Int64
+
+        public init(minConnections: Int, maxConnections: Int, idleTimeout: Int64, outageWait: Int64 = 30_000_000) {
+            self.maxConnections = max(1, maxConnections)
+            self.minConnections = min(max(0, minConnections), self.maxConnections)
+            self.idleTimeout = idleTimeout
+            self.outageWait = outageWait
+        }
+
+        /// One connection, kept for the executor's life (SQLite).
+        public static let single = Pool(minConnections: 1, maxConnections: 1, idleTimeout: .max)
+    }
+
+    private final class Pending {
         let body: (JobStore) throws -> Any
         let complete: (Result<Any, Error>) -> Void
+        let enqueuedAt = nowMicros()
+        init(body: @escaping (JobStore) throws -> Any, complete: @escaping (Result<Any, Error>) -> Void) {
+            self.body = body
+            self.complete = complete
+        }
     }
 
-    private let store: JobStore
+    /// A worker's connection and the outage epoch it was opened in.
+    private struct Connection {
+        let store: JobStore
+        let epoch: Int
+    }
+
+    private let pool: Pool
+    private let open: () throws -> JobStore
+    /// The database, password redacted, for log lines.
+    private let target: String
     private let logger: Logger
-    private let condition = NSCondition()
+    private let lock = NSCondition()
     private var queue: [Pending] = []
     private var stopping = false
-    private var thread: Thread?
-    private let finished = NSCondition()
-    private var done = false
+    private var initial: JobStore?
+    /// Worker threads alive, and those of them waiting for work (or starting).
+    private var workers = 0
+    private var available = 0
+    private var outage = Outage()
     /// Upper bound on one group, so a flood of requests still sees steady commits.
     private let maxBatch = 1024
+    /// Deadlock victims are rolled back whole and run again, a few times.
+    private let maxDeadlockRetries = 5
 
-    public init(store: JobStore, logger: Logger) {
-        self.store = store
-        self.logger = logger
+    /// Whether the database is currently unreachable, and since when. The
+    /// epoch grows with each outage: a connection opened before the latest
+    /// outage is known to be dead, and replacing it is not news.
+    private struct Outage {
+        var active = false
+        var since: Int64 = 0
+        var epoch = 0
     }
 
+    /// `initial` is an open, migrated connection (the one start-up checked);
+    /// `open` makes more.
+    public init(pool: Pool, target: String, logger: Logger, initial: JobStore?, open: @escaping () throws -> JobStore) {
+        self.pool = pool
+        self.target = target
+        self.logger = logger
+        self.initial = initial
+        self.open = open
+    }
+
+    /// One store connection, never reopened (SQLite, tests).
+    public convenience init(store: JobStore, logger: Logger) {
+        self.init(pool: .single, target: "store", logger: logger, initial: store) {
+            throw ErrorMessage("the store connection cannot be reopened")
+        }
+    }
+
+    /// Starts `min_connections` workers (at least one if a connection is already open).
     public func start() {
-        let thread = Thread { [self] in loop() }
-        thread.name = "wdpost-store"
-        thread.start()
-        self.thread = thread
+        lock.lock()
+        let count = max(pool.minConnections, initial == nil ? 0 : 1)
+        for _ in 0..<count { spawnLocked(eager: true) }
+        lock.unlock()
     }
 
     /// Runs `body` in the next group commit and returns its result once committed.
@@ -46,69 +117,244 @@ public final class StoreExecutor: @unchecked Sendable {
     }
 
     private func enqueue(_ op: Pending) {
-        condition.lock()
+        lock.lock()
         if stopping {
-            condition.unlock()
+            lock.unlock()
             op.complete(.failure(ErrorMessage("master is shutting down")))
             return
         }
         queue.append(op)
-        condition.signal()
-        condition.unlock()
+        // Grow the pool only when no worker is free to take this group.
+        if available == 0 && workers < pool.maxConnections { spawnLocked(eager: false) }
+        lock.signal()
+        lock.unlock()
     }
 
-    /// Finishes what is queued, then stops the thread.
+    /// Operations waiting for a worker (for tests and diagnostics).
+    var queuedOperations: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return queue.count
+    }
+
+    /// Finishes what is queued, then stops every worker and closes its connection.
     public func shutdown() {
-        condition.lock()
+        lock.lock()
         stopping = true
-        condition.signal()
-        condition.unlock()
-        finished.lock()
-        while !done && thread != nil { finished.wait() }
-        finished.unlock()
+        lock.broadcast()
+        while workers > 0 { lock.wait() }
+        initial = nil
+        lock.unlock()
     }
 
-    private func loop() {
+    // MARK: workers
+
+    /// Call with `lock` held.
+    private func spawnLocked(eager: Bool) {
+        workers += 1
+        available += 1
+        let store = initial
+        initial = nil
+        let epoch = outage.epoch
+        let thread = Thread { [self] in
+            var connection = store.map { Connection(store: $0, epoch: epoch) }
+            // Open the minimum at start; a failure here is not an outage yet,
+            // the first operation will reconnect and report it.
+            if connection == nil && eager { connection = try? connect() }
+            work(connection)
+        }
+        thread.name = "wdpost-store"
+        thread.start()
+    }
+
+    private func work(_ start: Connection?) {
+        var connection = start
+        lock.lock()
+        var idleSince = nowMicros()
         while true {
-            condition.lock()
-            while queue.isEmpty && !stopping { condition.wait() }
-            if queue.isEmpty && stopping {
-                condition.unlock()
-                break
+            if queue.isEmpty {
+                if stopping { break }
+                // Above the minimum, an idle worker retires after idle_timeout.
+                if workers > pool.minConnections && pool.idleTimeout < .max / 2 {
+                    let deadline = idleSince + pool.idleTimeout
+                    if nowMicros() >= deadline { break }
+                    _ = lock.wait(until: Date(timeIntervalSince1970: Double(deadline) / 1_000_000))
+                } else {
+                    lock.wait()
+                }
+                continue
             }
             let take = min(queue.count, maxBatch)
             let batch = Array(queue.prefix(take))
             queue.removeFirst(take)
-            condition.unlock()
-            runGroup(batch)
+            available -= 1
+            lock.unlock()
+            connection = process(batch, on: connection)
+            lock.lock()
+            available += 1
+            idleSince = nowMicros()
         }
-        finished.lock()
-        done = true
-        finished.broadcast()
-        finished.unlock()
+        workers -= 1
+        available -= 1
+        lock.broadcast()
+        lock.unlock()
+        // The connection closes here, off the lock.
+        connection = nil
     }
 
-    private func runGroup(_ batch: [Pending]) {
+    private func connect() throws -> Connection {
+        lock.lock()
+        let epoch = outage.epoch
+        lock.unlock()
+        return Connection(store: try open(), epoch: epoch)
+    }
+
+    private enum GroupOutcome {
+        /// Committed: every operation gets its own result.
+        case committed([Result<Any, Error>])
+        /// Nothing was applied and the connection is gone: run the group again on a new one.
+        case connectionLost(Error)
+        /// The server rolled the transaction back (deadlock): run it again.
+        case rolledBack(Error)
+        /// The connection died while COMMIT was in flight.
+        case unknownOutcome(Error)
+        /// The group cannot be applied (BEGIN or COMMIT refused).
+        case failed(Error)
+    }
+
+    /// Runs one group to an answer for every operation; returns the connection
+    /// to keep (nil once it is known to be dead).
+    private func process(_ batch: [Pending], on start: Connection?) -> Connection? {
+        var connection = start
+        var ops = batch
+        var deadlocks = 0
+        var backoff = 0.05
+        while !ops.isEmpty {
+            guard let current = connection else {
+                do {
+                    connection = try connect()
+                    noteRecovered()
+                    backoff = 0.05
+                } catch {
+                    noteOutage(error, epoch: nil)
+                    ops = failOverdue(ops, error)
+                    if !ops.isEmpty { Thread.sleep(forTimeInterval: backoff) }
+                    backoff = min(backoff * 2, 1.0)
+                }
+                continue
+            }
+            switch runGroup(ops, current.store) {
+            case let .committed(results):
+                for (op, result) in zip(ops, results) { op.complete(result) }
+                return connection
+            case let .connectionLost(error):
+                noteOutage(error, epoch: current.epoch)
+                connection = nil
+            case let .rolledBack(error):
+                deadlocks += 1
+                if deadlocks > maxDeadlockRetries {
+                    logger.error("store: transaction rolled back \(deadlocks) times, \(ops.count) operation(s) failed: \(error)")
+                    ops.forEach { $0.complete(.failure(error)) }
+                    return connection
+                }
+                logger.debug("store: transaction rolled back by the server, running the group again: \(error)")
+            case let .unknownOutcome(error):
+                noteOutage(error, epoch: current.epoch)
+                let message = "the connection to \(target) was lost during COMMIT: the outcome of this request is unknown (\(error))"
+                logger.error("store: \(message); \(ops.count) operation(s) answered with an error, not retried")
+                ops.forEach { $0.complete(.failure(ErrorMessage(message))) }
+                return nil
+            case let .failed(error):
+                ops.forEach { $0.complete(.failure(error)) }
+                return connection
+            }
+        }
+        return connection
+    }
+
+    /// Fails the operations that have waited too long for the database (all
+    /// of them when shutting down); returns the rest.
+    private func failOverdue(_ ops: [Pending], _ error: Error) -> [Pending] {
+        lock.lock()
+        let stopping = self.stopping
+        lock.unlock()
+        let now = nowMicros()
+        var waiting: [Pending] = []
+        for op in ops {
+            if stopping || now - op.enqueuedAt >= pool.outageWait {
+                op.complete(.failure(ErrorMessage("database \(target) unavailable: \(error)")))
+            } else {
+                waiting.append(op)
+            }
+        }
+        return waiting
+    }
+
+    private func noteOutage(_ error: Error, epoch: Int?) {
+        lock.lock()
+        // Already reported, or a connection from before an outage already seen.
+        if outage.active || (epoch.map { $0 < outage.epoch } ?? false) {
+            lock.unlock()
+            return
+        }
+        outage.active = true
+        outage.since = nowMicros()
+        outage.epoch += 1
+        lock.unlock()
+        logger.error("store: lost the database \(target): \(error); reconnecting, requests wait up to \(DurationText.format(micros: pool.outageWait))")
+    }
+
+    private func noteRecovered() {
+        lock.lock()
+        guard outage.active else {
+            lock.unlock()
+            return
+        }
+        outage.active = false
+        let down = nowMicros() - outage.since
+        lock.unlock()
+        logger.notice("store: reconnected to \(target) after \(DurationText.format(micros: down))")
+    }
+
+    private static func classify(_ error: Error) -> (lost: Bool, rolledBack: Bool) {
+        guard let e = error as? StoreTransactionError else { return (false, false) }
+        return (e.isConnectionLost, e.isTransactionRolledBack)
+    }
+
+    private func runGroup(_ batch: [Pending], _ store: JobStore) -> GroupOutcome {
         var results: [Result<Any, Error>] = []
         results.reserveCapacity(batch.count)
         do {
             try store.begin()
         } catch {
+            if Self.classify(error).lost { return .connectionLost(error) }
             logger.error("store: cannot begin a transaction: \(error)")
-            batch.forEach { $0.complete(.failure(error)) }
-            return
+            return .failed(error)
+        }
+        // Ends a group the server has already undone (or whose connection is gone).
+        func abandon(_ error: Error) -> GroupOutcome? {
+            let kind = Self.classify(error)
+            if kind.lost { return .connectionLost(error) }
+            if kind.rolledBack {
+                try? store.rollback()
+                return .rolledBack(error)
+            }
+            return nil
         }
         for op in batch {
             do {
                 try store.savepoint()
                 do {
-                    results.append(.success(try op.body(store)))
+                    let value = try op.body(store)
                     try store.releaseSavepoint()
+                    results.append(.success(value))
                 } catch {
+                    if let outcome = abandon(error) { return outcome }
                     try store.rollbackToSavepoint()
                     results.append(.failure(error))
                 }
             } catch {
+                if let outcome = abandon(error) { return outcome }
                 // The savepoint machinery itself failed: the transaction is unusable.
                 results.append(.failure(error))
             }
@@ -116,11 +362,11 @@ public final class StoreExecutor: @unchecked Sendable {
         do {
             try store.commit()
         } catch {
+            if Self.classify(error).lost { return .unknownOutcome(error) }
             logger.error("store: commit failed, \(batch.count) operations not applied: \(error)")
             try? store.rollback()
-            batch.forEach { $0.complete(.failure(error)) }
-            return
+            return .failed(error)
         }
-        for (op, result) in zip(batch, results) { op.complete(result) }
+        return .committed(results)
     }
 }

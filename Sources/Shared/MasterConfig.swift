@@ -121,7 +121,11 @@ public enum DatabaseURL {
             guard !path.isEmpty else { throw ConfigError("\(r.path): [db] url: expected sqlite://PATH with a file path") }
             return "sqlite://" + r.resolvePath(path)
         }
-        if url.hasPrefix("mysql://") { return url }
+        if url.hasPrefix("mysql://") {
+            // Checked here so a malformed URL stops start-up naming the file and key.
+            do { _ = try MariaDBURL(parsing: url) } catch { throw ConfigError("\(r.path): [db] url: \(error)") }
+            return url
+        }
         throw ConfigError("\(r.path): [db] url: expected \"sqlite://PATH\" or \"mysql://user:password@host:port/database\"")
     }
 

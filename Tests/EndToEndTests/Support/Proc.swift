@@ -79,6 +79,20 @@ final class Proc: @unchecked Sendable {
 
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
+    /// Waits for the process to exit by itself; its exit status, or nil after `timeout`.
+    func waitForExit(timeout: TimeInterval = 30) async -> Int32? {
+        await withCheckedContinuation { (cont: CheckedContinuation<Int32?, Never>) in
+            let once = Once()
+            DispatchQueue.global().async {
+                self.process.waitUntilExit()
+                if once.claim() { cont.resume(returning: self.process.terminationStatus) }
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                if once.claim() { cont.resume(returning: nil) }
+            }
+        }
+    }
+
     /// Sends `sig` and waits for the process to exit; returns its exit status.
     @discardableResult
     func stop(_ sig: Int32 = SIGTERM, timeout: TimeInterval = 30) async -> Int32 {

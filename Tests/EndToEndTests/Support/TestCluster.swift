@@ -2,7 +2,9 @@ import Foundation
 import Shared
 
 /// A master and its slaves as real processes on loopback, in a temporary
-/// directory with their own configs, tokens, SQLite file and logs.
+/// directory with their own configs, tokens, SQLite file and logs. Give it a
+/// `mysql://` URL to use MariaDB instead; several clusters given the same URL
+/// are several masters sharing one database, each with its own slaves.
 final class TestCluster: @unchecked Sendable {
     let dir: URL
     let binary: URL
@@ -11,6 +13,8 @@ final class TestCluster: @unchecked Sendable {
     var masterTask: [String: String]
     /// Lines of the master's [dbc] section.
     var masterDBC: String
+    let dbURL: String
+    let masterName: String
     var master: Proc?
     var masterRuns = 0
     var port = 0
@@ -23,8 +27,10 @@ final class TestCluster: @unchecked Sendable {
     private var admin: AdminClient?
 
     /// `task` overrides keys of the master's [task] section (values are TOML literals).
-    init(task: [String: String] = [:], dbc: String = "") throws {
+    init(task: [String: String] = [:], dbc: String = "", dbURL: String = "sqlite://wdpost.db", masterName: String = "test-master") throws {
         masterDBC = dbc
+        self.dbURL = dbURL
+        self.masterName = masterName
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         binary = Self.findBinary()
@@ -52,28 +58,37 @@ final class TestCluster: @unchecked Sendable {
         return url
     }
 
-    /// Starts (or restarts, on the same port) the master and waits for its "listening" line.
-    func startMaster() async throws {
+    func writeMasterConfig() throws -> URL {
         let task = masterTask.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
-        let config = try write("master.toml", """
+        return try write("master.toml", """
             [server]
-            name = "test-master"
+            name = "\(masterName)"
             listen = "127.0.0.1:\(port)"
             token_file = "slave.token"
             admin_token_file = "admin.token"
             \(serverExtra)
             [db]
-            url = "sqlite://wdpost.db"
+            url = "\(dbURL)"
             [task]
             \(task)
             \(metrics ? "[metrics]\nlisten = \"127.0.0.1:0\"" : "")
             [dbc]
             \(masterDBC)
             """)
+    }
+
+    func launchMaster() throws -> Proc {
+        let config = try writeMasterConfig()
         masterRuns += 1
         let proc = try Proc(binary: binary, arguments: ["master", "daemon", "-c", config.path],
                             logURL: dir.appendingPathComponent("master-\(masterRuns).log"))
         master = proc
+        return proc
+    }
+
+    /// Starts (or restarts, on the same port) the master and waits for its "listening" line.
+    func startMaster() async throws {
+        let proc = try launchMaster()
         let line = try await proc.waitForLine(containing: "listening on")
         guard let p = line.split(separator: ":").last.flatMap({ Int($0) }) else { throw TestFailure("no port in \(line)") }
         port = p
@@ -117,7 +132,8 @@ final class TestCluster: @unchecked Sendable {
     /// Polls the master's job table until `done` holds; the table is the event
     /// the test waits for, checked every 50 ms up to `timeout`.
     @discardableResult
-    func waitFor(_ what: String, timeout: TimeInterval = 60, all: Bool = true, _ done: ([Job]) -> Bool) async throws -> [Job] {
+    func waitFor(_ what: String, timeout: TimeInterval = 60, all: Bool = true, every interval: TimeInterval = 0.05,
+                 _ done: ([Job]) -> Bool) async throws -> [Job] {
         let deadline = Date().addingTimeInterval(timeout)
         var last: [Job] = []
         while Date() < deadline {
@@ -125,7 +141,7 @@ final class TestCluster: @unchecked Sendable {
                 last = jobs
                 if done(jobs) { return jobs }
             }
-            try await Task.sleep(nanoseconds: 50_000_000)
+            try await Task.sleep(nanoseconds: UInt64(interval * 1e9))
         }
         let states = Dictionary(grouping: last, by: \.state).mapValues(\.count)
         throw TestFailure("timed out waiting for \(what); states: \(states)\nmaster log tail:\n\(master?.log.suffix(2000) ?? "")")

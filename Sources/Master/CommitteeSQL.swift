@@ -1,11 +1,14 @@
 import Foundation
 import Shared
 
-/// DBC orders in SQLite. The SQL is kept to what MariaDB also accepts
-/// (VARCHAR keys, BIGINT heights, no INSERT OR REPLACE, no SQLite functions),
-/// so the MariaDB backend can run the same statements.
-extension SQLiteStore: CommitteeStore {
-    static let committeeSchema = """
+/// DBC orders in SQL both backends accept (VARCHAR keys, BIGINT heights, no
+/// INSERT OR REPLACE, no backend functions): one implementation for SQLite
+/// and MariaDB, over whichever connection the store holds.
+struct CommitteeSQL<Connection: SQLConnection> {
+    let db: Connection
+
+    /// SQLite's DDL; MariaDB's is in `MariaDBSchema` (engine, charset, key lengths).
+    static var sqliteSchema: String { """
         CREATE TABLE dbc_orders (
             id VARCHAR(32) NOT NULL PRIMARY KEY,
             machine VARCHAR(255) NOT NULL,
@@ -38,15 +41,15 @@ extension SQLiteStore: CommitteeStore {
             held_info TEXT,
             note TEXT,
             PRIMARY KEY (order_id, member_name));
-        """
+        """ }
 
-    static let orderColumns = """
+    static var orderColumns: String { """
         id, machine, machine_id, round_no, booked_at, status, result, valid_members, invalid_members, unruly_members, \
         agreed_info, summarized_at, version
-        """
-    static let memberColumns = """
+        """ }
+    static var memberColumns: String { """
         order_id, member_name, seq, slots, hash, hashed_at, info, revealed_at, probe_job, probe_slot, rand_str, held_info, note
-        """
+        """ }
 
     static func infoText(_ info: MachineInfo?) -> SQLValue {
         guard let info else { return .null }
@@ -55,13 +58,13 @@ extension SQLiteStore: CommitteeStore {
         return .text(String(decoding: try! encoder.encode(info), as: UTF8.self))
     }
 
-    static func info(_ r: SQLiteRow, _ i: Int32) throws -> MachineInfo? {
+    static func info(_ r: Connection.Row, _ i: Int) throws -> MachineInfo? {
         r.isNull(i) ? nil : try MachineInfo.decode(Data(r.text(i).utf8))
     }
 
     static func names(_ s: String) -> [String] { s.split(separator: ",").map(String.init) }
 
-    public func insertOrder(_ order: VerifyOrder, now: Int64) throws {
+    func insertOrder(_ order: VerifyOrder, now: Int64) throws {
         let s = order.summary
         try db.run("""
             INSERT INTO dbc_orders (\(Self.orderColumns), created_at)
@@ -91,7 +94,7 @@ extension SQLiteStore: CommitteeStore {
          .text(m.probeJob), .int(Int64(m.probeSlot)), .text(m.randStr), infoText(m.held), .text(m.note)]
     }
 
-    public func updateOrder(_ order: VerifyOrder) throws -> Bool {
+    func updateOrder(_ order: VerifyOrder) throws -> Bool {
         let s = order.summary
         let changed = try db.run("""
             UPDATE dbc_orders SET status = ?, result = ?, valid_members = ?, invalid_members = ?, unruly_members = ?,
@@ -112,7 +115,7 @@ extension SQLiteStore: CommitteeStore {
     private func loadOrders(where condition: String, _ params: [SQLValue]) throws -> [VerifyOrder] {
         var orders = try db.query("""
             SELECT \(Self.orderColumns) FROM dbc_orders WHERE \(condition) ORDER BY created_at, round_no, id
-            """, params) { r -> VerifyOrder in
+            """, params) { (r: Connection.Row) -> VerifyOrder in
             let result = r.text(6)
             var summary: VerifySummary?
             if let verdict = VerifyResult(rawValue: result) {
@@ -126,7 +129,7 @@ extension SQLiteStore: CommitteeStore {
         for i in orders.indices {
             orders[i].members = try db.query("""
                 SELECT \(Self.memberColumns) FROM dbc_members WHERE order_id = ? ORDER BY seq
-                """, [.text(orders[i].id)]) { r -> BookedMember in
+                """, [.text(orders[i].id)]) { (r: Connection.Row) -> BookedMember in
                 var m = BookedMember(name: r.text(1), seq: Int(r.int(2)), slots: Self.names(r.text(3)).compactMap { Int64($0) })
                 let hash = r.text(4)
                 m.hash = hash.isEmpty ? nil : hash
@@ -144,12 +147,28 @@ extension SQLiteStore: CommitteeStore {
         return orders
     }
 
-    public func openOrders() throws -> [VerifyOrder] {
+    func openOrders() throws -> [VerifyOrder] {
         try loadOrders(where: "status <> ?", [.text(VerifyStatus.finished.rawValue)])
     }
 
-    public func orders(machine: String?) throws -> [VerifyOrder] {
+    func orders(machine: String?) throws -> [VerifyOrder] {
         if let machine { return try loadOrders(where: "machine = ?", [.text(machine)]) }
         return try loadOrders(where: "1 = 1", [])
     }
+}
+
+extension SQLiteStore: CommitteeStore {
+    var committee: CommitteeSQL<SQLiteConnection> { CommitteeSQL(db: db) }
+    public func insertOrder(_ order: VerifyOrder, now: Int64) throws { try committee.insertOrder(order, now: now) }
+    public func updateOrder(_ order: VerifyOrder) throws -> Bool { try committee.updateOrder(order) }
+    public func openOrders() throws -> [VerifyOrder] { try committee.openOrders() }
+    public func orders(machine: String?) throws -> [VerifyOrder] { try committee.orders(machine: machine) }
+}
+
+extension MariaDBStore: CommitteeStore {
+    var committee: CommitteeSQL<MariaDBConnection> { CommitteeSQL(db: db) }
+    public func insertOrder(_ order: VerifyOrder, now: Int64) throws { try committee.insertOrder(order, now: now) }
+    public func updateOrder(_ order: VerifyOrder) throws -> Bool { try committee.updateOrder(order) }
+    public func openOrders() throws -> [VerifyOrder] { try committee.openOrders() }
+    public func orders(machine: String?) throws -> [VerifyOrder] { try committee.orders(machine: machine) }
 }

@@ -1,0 +1,145 @@
+import Foundation
+
+/// The MariaDB/MySQL schema, as numbered migrations. `deploy/mariadb-schema.sql`
+/// holds the same statements for DBAs (a test keeps the two identical).
+///
+/// Choices, and why:
+/// - InnoDB (row locks, `FOR UPDATE SKIP LOCKED`), utf8mb4 with a binary
+///   collation: job ids are case-sensitive base58 and every comparison must
+///   match SQLite's byte-wise one.
+/// - Timestamps are BIGINT microseconds, like the SQLite store; a job without
+///   a deadline stores Int64.max so it sorts last.
+/// - `seq` (AUTO_INCREMENT) records insertion order, the tie-break SQLite gets
+///   from its rowid: jobs submitted together are claimed and listed in order.
+/// - TEXT columns have no DEFAULT (MySQL refuses one); inserts give every value.
+/// - The archive has the same columns but no unique constraint on unique_key,
+///   so archiving two generations of one key never collides.
+/// - DDL commits implicitly, so a migration is not one transaction; every
+///   statement is `IF NOT EXISTS`, which makes re-running an interrupted
+///   migration safe, and masters starting together serialise on a named lock.
+enum MariaDBSchema {
+    static let columns = """
+        id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, output, \
+        try_num, max_try, lease, worker, not_before, created_at, started_at, heartbeat_at, finished_at, error, pin
+        """
+
+    static let versionTable = """
+        CREATE TABLE IF NOT EXISTS schema_version (
+            version INT NOT NULL PRIMARY KEY
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+        """
+
+    /// Statements of migration N are at index N-1.
+    static let migrations: [[String]] = [
+        [
+            """
+            CREATE TABLE IF NOT EXISTS jobs (
+                id VARCHAR(16) NOT NULL,
+                kind VARCHAR(64) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                miner_id VARCHAR(128) NOT NULL DEFAULT '',
+                deadline_idx BIGINT NOT NULL DEFAULT -1,
+                partitions TEXT NOT NULL,
+                priority BIGINT NOT NULL DEFAULT 0,
+                deadline_at BIGINT NOT NULL,
+                unique_key VARCHAR(512) NULL,
+                input LONGBLOB NOT NULL,
+                output LONGBLOB NULL,
+                try_num INT NOT NULL DEFAULT 0,
+                max_try INT NOT NULL,
+                lease BIGINT NOT NULL DEFAULT 0,
+                worker VARCHAR(255) NOT NULL DEFAULT '',
+                not_before BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                started_at BIGINT NOT NULL DEFAULT 0,
+                heartbeat_at BIGINT NOT NULL DEFAULT 0,
+                finished_at BIGINT NOT NULL DEFAULT 0,
+                error MEDIUMTEXT NOT NULL,
+                seq BIGINT NOT NULL AUTO_INCREMENT,
+                PRIMARY KEY (id),
+                UNIQUE KEY jobs_seq (seq),
+                UNIQUE KEY jobs_unique_key (unique_key),
+                KEY jobs_claim (state, kind, deadline_at, priority, created_at),
+                KEY jobs_running (state, heartbeat_at),
+                KEY jobs_created (created_at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS jobs_archive (
+                id VARCHAR(16) NOT NULL,
+                kind VARCHAR(64) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                miner_id VARCHAR(128) NOT NULL DEFAULT '',
+                deadline_idx BIGINT NOT NULL DEFAULT -1,
+                partitions TEXT NOT NULL,
+                priority BIGINT NOT NULL DEFAULT 0,
+                deadline_at BIGINT NOT NULL,
+                unique_key VARCHAR(512) NULL,
+                input LONGBLOB NOT NULL,
+                output LONGBLOB NULL,
+                try_num INT NOT NULL DEFAULT 0,
+                max_try INT NOT NULL,
+                lease BIGINT NOT NULL DEFAULT 0,
+                worker VARCHAR(255) NOT NULL DEFAULT '',
+                not_before BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                started_at BIGINT NOT NULL DEFAULT 0,
+                heartbeat_at BIGINT NOT NULL DEFAULT 0,
+                finished_at BIGINT NOT NULL DEFAULT 0,
+                error MEDIUMTEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                PRIMARY KEY (id),
+                KEY jobs_archive_unique_key (unique_key),
+                KEY jobs_archive_created (created_at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+        ],
+        // 2: jobs pinned to one worker (DBC probes run on the machine under test).
+        [
+            "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS pin VARCHAR(255) NOT NULL DEFAULT ''",
+            "ALTER TABLE jobs_archive ADD COLUMN IF NOT EXISTS pin VARCHAR(255) NOT NULL DEFAULT ''",
+        ],
+        // 3: DeepBrainChain verification orders (CommitteeSQL.swift reads and writes them).
+        [
+            """
+            CREATE TABLE IF NOT EXISTS dbc_orders (
+                id VARCHAR(32) NOT NULL,
+                machine VARCHAR(255) NOT NULL,
+                machine_id VARCHAR(255) NOT NULL,
+                round_no INT NOT NULL,
+                booked_at BIGINT NOT NULL,
+                status VARCHAR(32) NOT NULL,
+                result VARCHAR(32) NOT NULL DEFAULT '',
+                valid_members TEXT NULL,
+                invalid_members TEXT NULL,
+                unruly_members TEXT NULL,
+                agreed_info MEDIUMTEXT NULL,
+                summarized_at BIGINT NOT NULL DEFAULT -1,
+                version INT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (id),
+                KEY dbc_orders_machine (machine, created_at),
+                KEY dbc_orders_status (status, created_at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS dbc_members (
+                order_id VARCHAR(32) NOT NULL,
+                member_name VARCHAR(255) NOT NULL,
+                seq INT NOT NULL,
+                slots VARCHAR(255) NOT NULL,
+                hash VARCHAR(64) NOT NULL DEFAULT '',
+                hashed_at BIGINT NOT NULL DEFAULT -1,
+                info MEDIUMTEXT NULL,
+                revealed_at BIGINT NOT NULL DEFAULT -1,
+                probe_job VARCHAR(32) NOT NULL DEFAULT '',
+                probe_slot INT NOT NULL DEFAULT -1,
+                rand_str VARCHAR(255) NOT NULL DEFAULT '',
+                held_info MEDIUMTEXT NULL,
+                note TEXT NULL,
+                PRIMARY KEY (order_id, member_name)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+        ],
+    ]
+}

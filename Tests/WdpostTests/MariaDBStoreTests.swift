@@ -1,0 +1,223 @@
+import Foundation
+@testable import Master
+import Shared
+import XCTest
+
+/// The conformance suite on a real MariaDB server, plus what only a shared
+/// database has: several connections (masters) claiming and sweeping at once.
+final class MariaDBStoreTests: XCTestCase {
+    func freshStore() throws -> MariaDBStore {
+        let url = try TestMariaDB.url()
+        try TestMariaDB.emptyDatabase(url)
+        let store = try MariaDBStore(url: url)
+        try store.migrate()
+        return store
+    }
+
+    func testConformance() throws {
+        for (name, check) in StoreConformance.allChecks {
+            let store = try freshStore()
+            XCTAssertNoThrow(try check(StoreConformance(store: store)), name)
+        }
+    }
+
+    func testCommitteeConformance() throws {
+        for (name, check) in CommitteeStoreConformance.allChecks {
+            let store = try freshStore()
+            XCTAssertNoThrow(try check(CommitteeStoreConformance(store: store)), name)
+        }
+    }
+
+    func testMigrationIsVersionedAndIdempotent() throws {
+        let store = try freshStore()
+        XCTAssertNoThrow(try MariaDBStore(url: store.db.url).migrate(), "a second master migrating finds nothing to do")
+        let versions = try store.db.query("SELECT version FROM schema_version ORDER BY version") { $0.int(0) }
+        XCTAssertEqual(versions, Array(1...Int64(MariaDBSchema.migrations.count)))
+        try store.db.run("INSERT INTO schema_version (version) VALUES (?)", [.int(99)])
+        XCTAssertThrowsError(try MariaDBStore(url: store.db.url).migrate()) {
+            XCTAssertTrue("\($0)".contains("newer than this wdpost"), "\($0)")
+        }
+    }
+
+    func testMastersStartingTogetherMigrateOnce() throws {
+        let url = try TestMariaDB.freshDatabase("migrate")
+        defer { TestMariaDB.dropDatabase(url) }
+        let errors = ErrorBox()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            do { try MariaDBStore(url: url).migrate() } catch { errors.add(error) }
+        }
+        XCTAssertEqual(errors.all.map { "\($0)" }, [])
+        let versions = try MariaDBConnection(url).query("SELECT version FROM schema_version ORDER BY version") { $0.int(0) }
+        XCTAssertEqual(versions, Array(1...Int64(MariaDBSchema.migrations.count)), "each migration once")
+    }
+
+    func testDatabaseNameWithDashesAndBackticksIsQuoted() throws {
+        XCTAssertEqual(MariaDBURL.quoteIdentifier("venus-cluster-wdpost"), "`venus-cluster-wdpost`")
+        XCTAssertEqual(MariaDBURL.quoteIdentifier("a`b"), "`a``b`")
+        let url = try TestMariaDB.freshDatabase("dash-x")
+        defer { TestMariaDB.dropDatabase(url) }
+        XCTAssertTrue(url.database.contains("-"))
+        let store = try MariaDBStore(url: url)
+        try store.migrate()
+        let ids = try StoreConformance(store: store).insert([NewJob(kind: "noop")])
+        XCTAssertEqual(ids.count, 1)
+    }
+
+    func testValuesRoundTripExactly() throws {
+        let store = try freshStore()
+        let conformance = StoreConformance(store: store)
+        let binary = Data((0...255).map { UInt8($0) } + Array(repeating: 0, count: 70_000))
+        let text = "naïve ✓ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 'quoted' \"double\" `tick` \\ ; DROP TABLE jobs; --"
+        let id = try conformance.insert([NewJob(kind: "noop", input: binary, minerID: text, uniqueKey: text)])[0]
+        let job = try conformance.get(id)
+        XCTAssertEqual(job.input, binary, "binary input with NULs and 70 kB survives")
+        XCTAssertEqual(job.minerID, text)
+        XCTAssertEqual(job.uniqueKey, text)
+        XCTAssertNil(job.deadlineAt)
+        XCTAssertEqual(try conformance.insert([NewJob(kind: "noop", uniqueKey: text.uppercased())]).count, 1)
+        XCTAssertNotEqual(try conformance.insert([NewJob(kind: "noop", uniqueKey: text.uppercased())])[0], id,
+                          "unique keys compare byte-wise, as in SQLite")
+    }
+
+    /// Two masters claiming in overlapping transactions take different jobs
+    /// and neither waits for the other's locks.
+    func testConcurrentClaimsSkipLockedRows() throws {
+        let a = try freshStore()
+        let b = try MariaDBStore(url: a.db.url)
+        _ = try StoreConformance(store: a).insert(Array(repeating: NewJob(kind: "noop"), count: 5))
+        try a.begin()
+        try b.begin()
+        let first = try a.claim(worker: "a", kinds: ["noop"], miners: [], limit: 3, now: 2_000)
+        let started = Date()
+        let second = try b.claim(worker: "b", kinds: ["noop"], miners: [], limit: 3, now: 2_000)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "SKIP LOCKED must not wait for the other transaction")
+        try a.commit()
+        try b.commit()
+        XCTAssertEqual(first.count, 3)
+        XCTAssertEqual(second.count, 2)
+        XCTAssertTrue(Set(first.map(\.id)).isDisjoint(with: second.map(\.id)))
+    }
+
+    /// Two masters sweeping at once: each expired job is taken back once.
+    func testConcurrentSweepsApplyEachTransitionOnce() throws {
+        let a = try freshStore()
+        let b = try MariaDBStore(url: a.db.url)
+        let conformance = StoreConformance(store: a)
+        _ = try conformance.insert(Array(repeating: NewJob(kind: "noop"), count: 20))
+        let claimed = try conformance.claim(limit: 20, now: 2_000)
+        XCTAssertEqual(claimed.count, 20)
+        let results = ErrorBox()
+        let expired = Locked<[Expired]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let store = i == 0 ? a : b
+            do {
+                let got = try StoreConformance(store: store).tx {
+                    try store.expire(heartbeatBefore: 10_000, startedBefore: 0, now: 11_000, retry: RetryPolicy(notBefore: 0))
+                }
+                expired.update { $0 += got }
+            } catch { results.add(error) }
+        }
+        XCTAssertEqual(results.all.map { "\($0)" }, [])
+        let ids = expired.value.map(\.id)
+        XCTAssertEqual(ids.count, 20, "every job expired exactly once across both masters")
+        XCTAssertEqual(Set(ids), Set(claimed.map(\.id)))
+        let jobs = try conformance.tx { try a.list(all: true) }
+        XCTAssertTrue(jobs.allSatisfy { $0.state == .readyToRun && $0.tryNum == 1 })
+    }
+
+    /// Archive on two masters at once moves every finished job once, and a
+    /// job finishing meanwhile is never deleted without its copy.
+    func testConcurrentArchivesMoveEachJobOnce() throws {
+        let a = try freshStore()
+        let b = try MariaDBStore(url: a.db.url)
+        let conformance = StoreConformance(store: a)
+        _ = try conformance.insert(Array(repeating: NewJob(kind: "noop"), count: 150))
+        for job in try conformance.claim(limit: 150, now: 2_000) { _ = try conformance.finish(job, now: 3_000) }
+        let moved = Locked(0)
+        let errors = ErrorBox()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let store = i == 0 ? a : b
+            do {
+                let n = try StoreConformance(store: store).tx { try store.archive(finishedBefore: 5_000) }
+                moved.update { $0 += n }
+            } catch { errors.add(error) }
+        }
+        XCTAssertEqual(errors.all.map { "\($0)" }, [])
+        XCTAssertEqual(moved.value, 150)
+        let all = try conformance.tx { try a.list(all: true) }
+        XCTAssertEqual(all.count, 150)
+        XCTAssertTrue(all.allSatisfy { $0.state == .succeed })
+        XCTAssertEqual(try a.db.query("SELECT COUNT(*) FROM jobs") { $0.int(0) }, [0])
+    }
+
+    func testErrorsAreTypedAndNeverShowThePassword() throws {
+        let url = try TestMariaDB.url()
+        var wrong = url
+        wrong.password = "not-the-password-\(UUID().uuidString)"
+        XCTAssertThrowsError(try MariaDBConnection(wrong)) { error in
+            guard let e = error as? MariaDBError else { return XCTFail("\(error)") }
+            XCTAssertEqual(e.code, 1045, "access denied")
+            XCTAssertEqual(e.sqlstate, "28000")
+            XCTAssertFalse(e.isConnectionLost)
+            XCTAssertFalse("\(e)".contains(wrong.password))
+        }
+        var closed = url
+        closed.port = try unusedPort()
+        XCTAssertThrowsError(try MariaDBConnection(closed)) { error in
+            XCTAssertTrue((error as? MariaDBError)?.isConnectionLost ?? false, "\(error)")
+        }
+        let store = try freshStore()
+        XCTAssertThrowsError(try store.db.run("INSERT INTO jobs (id) VALUES (?)", [.text("x")])) { error in
+            XCTAssertEqual((error as? MariaDBError)?.sqlstate, "HY000", "\(error)")
+        }
+    }
+
+    func testDeployedSchemaFileMatchesTheMigrations() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = try String(contentsOf: root.appendingPathComponent("deploy/mariadb-schema.sql"), encoding: .utf8)
+        func normalized(_ s: String) -> String { s.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let text = normalized(file)
+        for statement in [MariaDBSchema.versionTable] + MariaDBSchema.migrations.flatMap({ $0 }) {
+            XCTAssertTrue(text.contains(normalized(statement)), "deploy/mariadb-schema.sql lacks:\n\(statement)")
+        }
+        XCTAssertTrue(text.contains("INSERT INTO schema_version (version) VALUES (\(MariaDBSchema.migrations.count))"))
+    }
+}
+
+/// Collects errors from concurrent work.
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Error] = []
+    func add(_ error: Error) { lock.lock(); errors.append(error); lock.unlock() }
+    var all: [Error] { lock.lock(); defer { lock.unlock() }; return errors }
+}
+
+/// A value shared by concurrent test work.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    func update(_ body: (inout T) -> Void) { lock.lock(); body(&stored); lock.unlock() }
+    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+func unusedPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard bound else { throw TestError("cannot find a free port") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+struct TestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,125 @@
+-- wdpost schema for MariaDB (10.6+; migration 2 uses ADD COLUMN IF NOT EXISTS, which MySQL lacks): the same statements
+-- the master runs on start (Sources/Master/MariaDBSchema.swift; a test keeps
+-- the two identical). A master migrates an empty database by itself; this file
+-- is for DBAs who create the schema by hand or review it.
+--
+-- Create the database and a user first, for example:
+--   CREATE DATABASE `venus-cluster-wdpost` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+--   CREATE USER 'wdpost'@'%' IDENTIFIED BY '...';
+--   GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP ON `venus-cluster-wdpost`.* TO 'wdpost'@'%';
+-- (a name with '-' needs the backticks), then: USE `venus-cluster-wdpost`; SOURCE mariadb-schema.sql;
+--
+-- Timestamps are microseconds since 1970 (BIGINT). Claims use
+-- SELECT ... FOR UPDATE SKIP LOCKED, so several masters may share the database.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INT NOT NULL PRIMARY KEY
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Migration 1: the job table and its archive.
+CREATE TABLE IF NOT EXISTS jobs (
+    id VARCHAR(16) NOT NULL,
+    kind VARCHAR(64) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    miner_id VARCHAR(128) NOT NULL DEFAULT '',
+    deadline_idx BIGINT NOT NULL DEFAULT -1,
+    partitions TEXT NOT NULL,
+    priority BIGINT NOT NULL DEFAULT 0,
+    deadline_at BIGINT NOT NULL,
+    unique_key VARCHAR(512) NULL,
+    input LONGBLOB NOT NULL,
+    output LONGBLOB NULL,
+    try_num INT NOT NULL DEFAULT 0,
+    max_try INT NOT NULL,
+    lease BIGINT NOT NULL DEFAULT 0,
+    worker VARCHAR(255) NOT NULL DEFAULT '',
+    not_before BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT NOT NULL DEFAULT 0,
+    heartbeat_at BIGINT NOT NULL DEFAULT 0,
+    finished_at BIGINT NOT NULL DEFAULT 0,
+    error MEDIUMTEXT NOT NULL,
+    seq BIGINT NOT NULL AUTO_INCREMENT,
+    PRIMARY KEY (id),
+    UNIQUE KEY jobs_seq (seq),
+    UNIQUE KEY jobs_unique_key (unique_key),
+    KEY jobs_claim (state, kind, deadline_at, priority, created_at),
+    KEY jobs_running (state, heartbeat_at),
+    KEY jobs_created (created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS jobs_archive (
+    id VARCHAR(16) NOT NULL,
+    kind VARCHAR(64) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    miner_id VARCHAR(128) NOT NULL DEFAULT '',
+    deadline_idx BIGINT NOT NULL DEFAULT -1,
+    partitions TEXT NOT NULL,
+    priority BIGINT NOT NULL DEFAULT 0,
+    deadline_at BIGINT NOT NULL,
+    unique_key VARCHAR(512) NULL,
+    input LONGBLOB NOT NULL,
+    output LONGBLOB NULL,
+    try_num INT NOT NULL DEFAULT 0,
+    max_try INT NOT NULL,
+    lease BIGINT NOT NULL DEFAULT 0,
+    worker VARCHAR(255) NOT NULL DEFAULT '',
+    not_before BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT NOT NULL DEFAULT 0,
+    heartbeat_at BIGINT NOT NULL DEFAULT 0,
+    finished_at BIGINT NOT NULL DEFAULT 0,
+    error MEDIUMTEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (id),
+    KEY jobs_archive_unique_key (unique_key),
+    KEY jobs_archive_created (created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+INSERT INTO schema_version (version) VALUES (1);
+
+-- Migration 2: jobs pinned to one worker (DBC probes run on the machine under test).
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS pin VARCHAR(255) NOT NULL DEFAULT '';
+ALTER TABLE jobs_archive ADD COLUMN IF NOT EXISTS pin VARCHAR(255) NOT NULL DEFAULT '';
+
+INSERT INTO schema_version (version) VALUES (2);
+
+-- Migration 3: DeepBrainChain verification orders and their booked members.
+CREATE TABLE IF NOT EXISTS dbc_orders (
+    id VARCHAR(32) NOT NULL,
+    machine VARCHAR(255) NOT NULL,
+    machine_id VARCHAR(255) NOT NULL,
+    round_no INT NOT NULL,
+    booked_at BIGINT NOT NULL,
+    status VARCHAR(32) NOT NULL,
+    result VARCHAR(32) NOT NULL DEFAULT '',
+    valid_members TEXT NULL,
+    invalid_members TEXT NULL,
+    unruly_members TEXT NULL,
+    agreed_info MEDIUMTEXT NULL,
+    summarized_at BIGINT NOT NULL DEFAULT -1,
+    version INT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (id),
+    KEY dbc_orders_machine (machine, created_at),
+    KEY dbc_orders_status (status, created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS dbc_members (
+    order_id VARCHAR(32) NOT NULL,
+    member_name VARCHAR(255) NOT NULL,
+    seq INT NOT NULL,
+    slots VARCHAR(255) NOT NULL,
+    hash VARCHAR(64) NOT NULL DEFAULT '',
+    hashed_at BIGINT NOT NULL DEFAULT -1,
+    info MEDIUMTEXT NULL,
+    revealed_at BIGINT NOT NULL DEFAULT -1,
+    probe_job VARCHAR(32) NOT NULL DEFAULT '',
+    probe_slot INT NOT NULL DEFAULT -1,
+    rand_str VARCHAR(255) NOT NULL DEFAULT '',
+    held_info MEDIUMTEXT NULL,
+    note TEXT NULL,
+    PRIMARY KEY (order_id, member_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+INSERT INTO schema_version (version) VALUES (3);
