@@ -12,7 +12,7 @@ final class BadInputTests: XCTestCase {
         let cluster = try TestCluster()
         try await cluster.startMaster()
         try cluster.startSlave("s1", concurrent: 2)
-        do {
+        try await cluster.use {
             let first = try await cluster.submitNoop(20, input: #"{"sleep_ms": 20}"#)
 
             // Garbage: a plausible length, then bytes that are no message type.
@@ -55,11 +55,7 @@ final class BadInputTests: XCTestCase {
             let jobs = try await cluster.waitFor("all jobs to succeed") { jobs in jobs.count == 40 && jobs.allSatisfy { $0.state == .succeed } }
             XCTAssertEqual(Set(jobs.map(\.id)), Set(first + second))
             XCTAssertTrue(cluster.masterLogs.contains("peer=127.0.0.1"), "rejections are logged with the peer address")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }
 
@@ -71,7 +67,7 @@ extension BadInputTests {
         cluster.serverExtra = "frame_timeout = \"500ms\"\nidle_timeout = \"1500ms\"\nmax_connections = 4"
         try await cluster.startMaster()
         try cluster.startSlave("s1", concurrent: 1)
-        do {
+        try await cluster.use {
             // The limit: the slave and three more fill all 4; the 5th is refused by name.
             var held = try (0..<3).map { _ in try RawSocket(port: cluster.port) }
             held.forEach { _ = $0.readAll(timeout: 0.1) }
@@ -119,11 +115,7 @@ extension BadInputTests {
             // Through all of it the real slave kept working.
             _ = try await cluster.submitNoop(3)
             try await cluster.waitFor("jobs to succeed") { $0.count == 3 && $0.allSatisfy { $0.state == .succeed } }
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }
 

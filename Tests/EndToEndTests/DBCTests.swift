@@ -47,7 +47,7 @@ final class DBCTests: XCTestCase {
             committee = ["alice", "bob", "carol"]
             block_time = "1ms"
             """)
-        do {
+        try await cluster.use {
             let fake = try buildFakeCUDA(into: cluster.dir)
             let data = cluster.dir.appendingPathComponent("data")
             try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
@@ -119,11 +119,7 @@ final class DBCTests: XCTestCase {
             let all = try cluster.cli(["dbc", "status"])
             XCTAssertEqual(all.status, 0, all.err)
             XCTAssertTrue(all.out.contains("gpu-box") && all.out.contains("Confirmed") && all.out.contains("cpu-box") && all.out.contains("Refused"), all.out)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func exampleInfo(machineID: String, rand: String) -> MachineInfo {
@@ -140,7 +136,7 @@ final class DBCTests: XCTestCase {
             manual = ["alice", "bob", "carol", "dave"]
             block_time = "1ms"
             """)
-        do {
+        try await cluster.use {
             try await cluster.startMaster()
             let booked = try await cluster.client().dbcVerify(machine: "box")
             _ = try await cluster.client().dbcVerify(machine: "idle-box")
@@ -210,16 +206,12 @@ final class DBCTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(second.bookedAt, first.rawClosesAt)
             let history = try cluster.cli(["dbc", "status", "--machine", "idle-box"])
             XCTAssertTrue(history.out.contains("History:") && history.out.contains("NoConsensus") && history.out.contains("round 2"), history.out)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func testAutomaticMembersRefuseManualSubmissionsAndVerificationNeedsACommittee() async throws {
         let cluster = try TestCluster(dbc: "committee = [\"alice\", \"bob\", \"carol\"]\nblock_time = \"1ms\"")
-        do {
+        try await cluster.use {
             try await cluster.startMaster()
             _ = try await cluster.client().dbcVerify(machine: "box")
             let r = try cluster.cli(["dbc", "submit-hash", "--machine", "box", "--member", "alice", "0x" + String(repeating: "ab", count: 16)])
@@ -228,11 +220,7 @@ final class DBCTests: XCTestCase {
             let unknown = try cluster.cli(["dbc", "status", "--machine", "nowhere"])
             XCTAssertNotEqual(unknown.status, 0)
             XCTAssertTrue(unknown.err.contains("has no DBC order"), unknown.err)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
 
         let off = try TestCluster()
         do {

@@ -9,7 +9,7 @@ final class FaultTests: XCTestCase {
         let cluster = try TestCluster(task: ["heartbeat_timeout": "\"1s\""])
         try await cluster.startMaster()
         let victim = try cluster.startSlave("victim", concurrent: 1)
-        do {
+        try await cluster.use {
             let id = try await cluster.submitNoop(1, input: #"{"sleep_ms": 1500}"#)[0]
             try await cluster.waitFor("the job to run on the victim") { $0.first?.state == .running && $0.first?.worker == "victim" }
             victim.signal(SIGKILL)
@@ -23,11 +23,7 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(job.tryNum, 2)
             XCTAssertTrue(cluster.masterLogs.contains("heartbeat timeout"))
             XCTAssertEqual(Set(jobs.map(\.id)), Set([id] + others), "nothing lost")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func testMasterKilledAndRestartedEveryJobCompletesOnce() async throws {
@@ -35,7 +31,7 @@ final class FaultTests: XCTestCase {
         try await cluster.startMaster()
         try cluster.startSlave("s1", concurrent: 3)
         try cluster.startSlave("s2", concurrent: 3)
-        do {
+        try await cluster.use {
             let ids = try await cluster.submitNoop(120, input: #"{"sleep_ms": 30}"#)
             try await cluster.waitFor("some jobs to finish") { $0.filter { $0.state == .succeed }.count >= 20 }
             await cluster.master?.stop(SIGKILL)
@@ -56,18 +52,14 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(perJob.values.filter { $0 > 1 }.count, 0, "accepted twice: \(perJob.filter { $0.value > 1 })")
             XCTAssertGreaterThanOrEqual(perJob.count, 120 - 6)
             XCTAssertTrue(Set(perJob.keys).isSubset(of: ids))
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     /// A slave speaking the real protocol whose result comes after its lease was taken away.
     func testFinishWithStaleLeaseIsRefusedAndChangesNothing() async throws {
         let cluster = try TestCluster(task: ["heartbeat_timeout": "\"1s\"", "retry_job_interval": "\"0s\""])
         try await cluster.startMaster()
-        do {
+        try await cluster.use {
             let id = try await cluster.submitNoop(1)[0]
             let caps = Capabilities(kinds: [JobKind.noop], concurrent: 1)
             let group = MultiThreadedEventLoopGroup.singleton
@@ -103,10 +95,6 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(done.output, Data("done".utf8))
             await late.close()
             await fresh.close()
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

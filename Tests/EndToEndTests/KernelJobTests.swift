@@ -20,7 +20,7 @@ final class KernelJobTests: XCTestCase {
         let cluster = try TestCluster(task: ["max_retry": "1"])
         try await cluster.startMaster()
         try cluster.startSlave("gpu-1", concurrent: 2)
-        do {
+        try await cluster.use {
             let synthetic = SyntheticInput(blockHash: "00ab", workerAddress: "worker-1", n: 96, k: 4)
             let s1 = try makeSector(cluster, "sector-1", bytes: 100_000)
             let s2 = try makeSector(cluster, "sector-2", bytes: 4_097)
@@ -49,18 +49,14 @@ final class KernelJobTests: XCTestCase {
             XCTAssertEqual(output.rows.count, 4)
             let proof = try JSONDecoder().decode(PoStOutput.self, from: try XCTUnwrap(byID[ids[1]]?.output))
             XCTAssertEqual(proof.sectors.map(\.proofs.count), [10, 10])
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     /// A slave that returns a tampered row, path or leaf gets its attempt failed.
     func testTamperedResultsFailVerification() async throws {
         let cluster = try TestCluster(task: ["retry_job_interval": "\"1h\""])
         try await cluster.startMaster()
-        do {
+        try await cluster.use {
             let synthetic = SyntheticInput(blockHash: "c0ffee", workerAddress: "t1", n: 64, k: 3)
             let sector = try makeSector(cluster, "sector", bytes: 10_000)
             let post = PoStInput(randomness: String(repeating: "01", count: 32), challenges: 4,
@@ -106,10 +102,6 @@ final class KernelJobTests: XCTestCase {
                 }
             }
             await client.close()
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

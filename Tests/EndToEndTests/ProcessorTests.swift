@@ -42,7 +42,7 @@ final class ProcessorTests: XCTestCase {
             bin = "\(slow)"
             timeout = "500ms"
             """)
-        do {
+        try await cluster.use {
             let ids = try await cluster.client().submit([
                 NewJob(kind: "ext", input: Data(#"{"n":1}"#.utf8)),
                 NewJob(kind: "ext", input: Data(#"{"fail":true}"#.utf8)),
@@ -58,10 +58,6 @@ final class ProcessorTests: XCTestCase {
             XCTAssertTrue(byID[ids[2]]!.error.contains("timed out"), byID[ids[2]]!.error)
             let grandchild = try XCTUnwrap(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
             XCTAssertFalse(Self.isAlive(grandchild), "the processor's own children die with it")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

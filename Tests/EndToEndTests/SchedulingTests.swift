@@ -9,7 +9,7 @@ final class SchedulingTests: XCTestCase {
         try await cluster.startMaster()
         try cluster.startSlave("s1", concurrent: 4)
         try cluster.startSlave("s2", concurrent: 4)
-        do {
+        try await cluster.use {
             let ids = try await cluster.submitNoop(200, input: #"{"sleep_ms": 5}"#)
             XCTAssertEqual(Set(ids).count, 200)
             let jobs = try await cluster.waitFor("200 jobs to succeed") { jobs in
@@ -20,18 +20,14 @@ final class SchedulingTests: XCTestCase {
             XCTAssertEqual(Set(jobs.map(\.worker)), ["s1", "s2"], "both slaves should have worked")
             let accepted = cluster.masterLogs.components(separatedBy: "finish accepted").count - 1
             XCTAssertEqual(accepted, 200)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func testJobFailsMaxRetryTimesThenResetSucceeds() async throws {
         let cluster = try TestCluster(task: ["max_retry": "2"])
         try await cluster.startMaster()
         try cluster.startSlave("s1")
-        do {
+        try await cluster.use {
             let marker = cluster.dir.appendingPathComponent("broken")
             FileManager.default.createFile(atPath: marker.path, contents: nil)
             let id = try await cluster.submitNoop(1, input: #"{"fail_if_exists": "\#(marker.path)"}"#)[0]
@@ -51,17 +47,13 @@ final class SchedulingTests: XCTestCase {
             let done = try await cluster.waitFor("the reset job to succeed") { $0.first?.state == .succeed }[0]
             XCTAssertEqual(done.tryNum, 1)
             XCTAssertEqual(done.error, "")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func testAdminCommandsRefuseUnknownIdsAndChangeNothing() async throws {
         let cluster = try TestCluster()
         try await cluster.startMaster()
-        do {
+        try await cluster.use {
             let id = try await cluster.submitNoop(1)[0]
             for command in [["reset", id, "NoSuchJob01"], ["remove", "NoSuchJob01", id], ["show", "NoSuchJob01"]] {
                 let r = try cluster.cli(command)
@@ -81,17 +73,13 @@ final class SchedulingTests: XCTestCase {
             XCTAssertEqual(removed.status, 0, removed.err)
             let left = try await cluster.client().list(all: true).count
             XCTAssertEqual(left, 0)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func testSubmitWithUniqueKeyReturnsTheExistingJob() async throws {
         let cluster = try TestCluster()
         try await cluster.startMaster()
-        do {
+        try await cluster.use {
             let first = try cluster.cli(["submit", "--kind", "noop", "--unique-key", "f01234-dl3", "--miner", "f01234", "--deadline", "3", "--partitions", "0,1"])
             let second = try cluster.cli(["submit", "--kind", "noop", "--unique-key", "f01234-dl3"])
             XCTAssertEqual(first.status, 0, first.err)
@@ -101,10 +89,6 @@ final class SchedulingTests: XCTestCase {
             XCTAssertEqual(jobs[0].minerID, "f01234")
             XCTAssertEqual(jobs[0].deadlineIdx, 3)
             XCTAssertEqual(jobs[0].partitions, [0, 1])
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

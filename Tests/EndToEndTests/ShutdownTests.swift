@@ -8,7 +8,7 @@ final class ShutdownTests: XCTestCase {
         let cluster = try TestCluster(task: ["heartbeat_timeout": "\"1m\""])
         try await cluster.startMaster()
         let leaving = try cluster.startSlave("leaving", concurrent: 1, grace: "0s")
-        do {
+        try await cluster.use {
             let id = try await cluster.submitNoop(1, input: #"{"sleep_ms": 60000}"#)[0]
             try await cluster.waitFor("the job to run on the leaving slave") { $0.first?.state == .running }
             let status = await leaving.stop(SIGTERM)
@@ -21,18 +21,14 @@ final class ShutdownTests: XCTestCase {
             try await cluster.client().reset([id])  // keep the test short: no 60 s sleep on the next slave
             try cluster.startSlave("staying", concurrent: 1)
             try await cluster.waitFor("the job to run on the other slave") { $0.first?.worker == "staying" && $0.first?.state == .running }
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func testRemovingARunningJobAbortsItOnTheSlave() async throws {
         let cluster = try TestCluster()
         try await cluster.startMaster()
         let slave = try cluster.startSlave("s1", concurrent: 1)
-        do {
+        try await cluster.use {
             let id = try await cluster.submitNoop(1, input: #"{"sleep_ms": 60000}"#)[0]
             try await cluster.waitFor("the job to run") { $0.first?.state == .running }
             let removed = try cluster.cli(["remove", id])
@@ -42,18 +38,14 @@ final class ShutdownTests: XCTestCase {
             let jobs = try await cluster.waitFor("the next job to succeed on the freed slot") { $0.first { $0.id == next }?.state == .succeed }
             XCTAssertEqual(jobs.map(\.id), [next])
             XCTAssertTrue(slave.log.contains("aborting"), slave.log)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func testMasterStopsCleanlyOnSIGTERMAndSlaveWaitsForItsReturn() async throws {
         let cluster = try TestCluster()
         try await cluster.startMaster()
         let slave = try cluster.startSlave("s1")
-        do {
+        try await cluster.use {
             _ = try await cluster.submitNoop(3)
             try await cluster.waitFor("jobs to succeed") { $0.count == 3 && $0.allSatisfy { $0.state == .succeed } }
             let status = await cluster.master!.stop(SIGTERM)
@@ -64,17 +56,13 @@ final class ShutdownTests: XCTestCase {
             let more = try await cluster.submitNoop(3)
             let jobs = try await cluster.waitFor("jobs after the restart to succeed") { $0.count == 6 && $0.allSatisfy { $0.state == .succeed } }
             XCTAssertTrue(Set(more).isSubset(of: jobs.map(\.id)))
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     func testSlaveWithAWrongTokenExitsNonZeroWithAClearMessage() async throws {
         let cluster = try TestCluster()
         try await cluster.startMaster()
-        do {
+        try await cluster.use {
             try "not-the-token".write(to: cluster.dir.appendingPathComponent("bad.token"), atomically: true, encoding: .utf8)
             let config = try cluster.write("bad-slave.toml", """
                 [master]
@@ -88,10 +76,6 @@ final class ShutdownTests: XCTestCase {
             proc.process.waitUntilExit()
             XCTAssertNotEqual(proc.process.terminationStatus, 0)
             XCTAssertTrue(proc.log.contains("authentication failed"), proc.log)
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

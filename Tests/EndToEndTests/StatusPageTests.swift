@@ -27,7 +27,7 @@ final class StatusPageTests: XCTestCase {
         cluster.metrics = true
         try await cluster.startMaster()
         try cluster.startSlave("page-slave", concurrent: 2)
-        do {
+        try await cluster.use {
             _ = try await cluster.submitNoop(5)
             let failing = try await cluster.submitNoop(1, input: #"{"fail": true}"#)[0]
             _ = try await cluster.submitNoop(1, input: #"{"sleep_ms": 60000}"#)
@@ -63,10 +63,6 @@ final class StatusPageTests: XCTestCase {
             XCTAssertTrue(dom.contains("<td>Running</td><td>1</td>"))
             XCTAssertTrue(dom.contains("<td>page-slave</td>"), "slaves with their running jobs")
             XCTAssertTrue(dom.contains("<td>\(failing)</td>") && dom.contains("noop: failed as asked"), "latest failures with their errors")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }

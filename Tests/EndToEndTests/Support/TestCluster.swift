@@ -177,6 +177,17 @@ final class TestCluster: @unchecked Sendable {
         (1...max(1, masterRuns)).map { (try? String(contentsOf: dir.appendingPathComponent("master-\($0).log"), encoding: .utf8)) ?? "" }.joined()
     }
 
+    /// Runs a test's body and shuts the cluster down however the body ends.
+    func use(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await shutdown()
+            throw error
+        }
+        await shutdown()
+    }
+
     func shutdown() async {
         await admin?.close()
         for proc in slaves.values { await proc.stop() }
