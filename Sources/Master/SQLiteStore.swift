@@ -70,12 +70,17 @@ public final class SQLiteStore: JobStore {
         }
     }
 
-    public func begin() throws { try db.exec("BEGIN IMMEDIATE") }
-    public func commit() throws { try db.exec("COMMIT") }
-    public func rollback() throws { try db.exec("ROLLBACK") }
-    public func savepoint() throws { try db.exec("SAVEPOINT op") }
-    public func releaseSavepoint() throws { try db.exec("RELEASE op") }
-    public func rollbackToSavepoint() throws { try db.exec("ROLLBACK TO op; RELEASE op") }
+    // Transaction control runs as cached prepared statements: a group commit
+    // opens a savepoint per operation, and re-parsing these each time showed.
+    public func begin() throws { try db.run("BEGIN IMMEDIATE") }
+    public func commit() throws { try db.run("COMMIT") }
+    public func rollback() throws { try db.run("ROLLBACK") }
+    public func savepoint() throws { try db.run("SAVEPOINT op") }
+    public func releaseSavepoint() throws { try db.run("RELEASE op") }
+    public func rollbackToSavepoint() throws {
+        try db.run("ROLLBACK TO op")
+        try db.run("RELEASE op")
+    }
 
     static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ",") }
 
