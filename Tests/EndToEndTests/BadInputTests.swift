@@ -68,6 +68,18 @@ extension BadInputTests {
         try await cluster.startMaster()
         try cluster.startSlave("s1", concurrent: 1)
         try await cluster.use {
+            // A client speaking another protocol version is told both versions.
+            let future = try RawSocket(port: cluster.port)
+            let greet = try XCTUnwrap(RawSocket.frames(future.readAll(timeout: 1).bytes).first)
+            let futureNonce = try Codec.decode(Hello.self, from: .init(bytes: greet.payload)).nonce
+            let newer = Auth(version: protocolVersion + 1, role: .slave, name: "from-the-future", capabilities: nil,
+                             mac: Auth.mac(token: Array(cluster.slaveToken.utf8), nonce: futureNonce, name: "from-the-future"))
+            future.send(RawSocket.frame(type: MessageType.auth.rawValue, try JSONEncoder().encode(newer)))
+            let versionAnswer = future.readAll(timeout: 5)
+            XCTAssertTrue(versionAnswer.closed)
+            XCTAssertTrue(String(decoding: versionAnswer.bytes, as: UTF8.self)
+                .contains("master speaks \(protocolVersion), slave from-the-future speaks \(protocolVersion + 1)"))
+
             // The limit: the slave and three more fill all 4; the 5th is refused by name.
             var held = try (0..<3).map { _ in try RawSocket(port: cluster.port) }
             held.forEach { _ = $0.readAll(timeout: 0.1) }
