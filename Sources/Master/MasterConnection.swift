@@ -87,12 +87,12 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
             return refuse(context, requestID: frame.requestID, "expected an auth message first")
         }
         guard auth.version == protocolVersion else {
-            return refuse(context, requestID: frame.requestID,
+            return refuse(context, requestID: frame.requestID, fatal: true,
                           "protocol version mismatch: master speaks \(protocolVersion), \(auth.role.rawValue) \(auth.name) speaks \(auth.version)")
         }
         let token = auth.role == .admin ? service.config.server.adminToken : service.config.server.slaveToken
         guard Digest.constantTimeEqual(Auth.mac(token: token, nonce: nonce, name: auth.name), auth.mac) else {
-            return refuse(context, requestID: frame.requestID, "authentication failed: wrong \(auth.role.rawValue) token")
+            return refuse(context, requestID: frame.requestID, fatal: true, "authentication failed: wrong \(auth.role.rawValue) token")
         }
         authTimeout?.cancel()
         switch auth.role {
@@ -186,11 +186,11 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Answers with an error frame and closes this connection only.
-    private func refuse(_ context: ChannelHandlerContext, requestID: UInt32, _ message: String) {
+    private func refuse(_ context: ChannelHandlerContext, requestID: UInt32, fatal: Bool = false, _ message: String) {
         guard context.channel.isActive else { return }
         service.metrics.add(.rejectedConnections)
         logger.warning("connection refused: \(message)", metadata: ["peer": "\(address)"])
-        let frame = try! Codec.frame(.error, requestID, ErrorMessage(message))
+        let frame = try! Codec.frame(.error, requestID, ErrorMessage(message, fatal: fatal))
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in context.close(promise: nil) }
     }
 }

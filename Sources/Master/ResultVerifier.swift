@@ -34,6 +34,7 @@ enum ResultVerifier {
     /// them, their positions (derived from the root) and their paths.
     static func synthetic(input: Data, output: Data) throws {
         let job = try JSONDecoder().decode(SyntheticInput.self, from: input)
+        try job.validate()
         guard let out = try? JSONDecoder().decode(SyntheticOutput.self, from: output) else { throw Failure("output is not a synthetic result") }
         let root = try hash(out.root, "root")
         guard out.rows.count == Int(job.challenges) else { throw Failure("\(out.rows.count) rows opened, \(job.challenges) challenged") }
@@ -54,6 +55,7 @@ enum ResultVerifier {
     /// Every challenge of every sector: the right leaf index, and a path to the sector's committed root.
     static func post(input: Data, output: Data) throws {
         let job = try JSONDecoder().decode(PoStInput.self, from: input)
+        try job.validate()
         let randomness = try job.randomnessBytes()
         guard let out = try? JSONDecoder().decode(PoStOutput.self, from: output) else { throw Failure("output is not a wdpost proof") }
         let bySector = Dictionary(out.sectors.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

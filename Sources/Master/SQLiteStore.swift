@@ -47,7 +47,7 @@ public final class SQLiteStore: JobStore {
         ALTER TABLE jobs ADD COLUMN pin VARCHAR(255) NOT NULL DEFAULT '';
         ALTER TABLE jobs_archive ADD COLUMN pin VARCHAR(255) NOT NULL DEFAULT '';
         """,
-        // 3: DeepBrainChain verification orders (see SQLiteStore+Committee.swift).
+        // 3: DeepBrainChain verification orders (see CommitteeSQL.swift).
         CommitteeSQL<SQLiteConnection>.sqliteSchema,
     ]
 

@@ -59,6 +59,12 @@ public struct PoStInput: Codable, Sendable {
     public static let defaultChallenges: UInt32 = 10
     public var challengeCount: UInt32 { challenges ?? Self.defaultChallenges }
 
+    /// An empty proof would verify vacuously, so a job must challenge something.
+    public func validate() throws {
+        guard !sectors.isEmpty else { throw ErrorMessage("wdpost: the job lists no sectors") }
+        guard (1...1000).contains(challengeCount) else { throw ErrorMessage("wdpost: challenges must be in 1…1000, got \(challengeCount)") }
+    }
+
     public func randomnessBytes() throws -> [UInt8] {
         guard let r = Hex.decode(randomness), r.count == 32 else { throw ErrorMessage("wdpost: randomness must be 32 bytes of hex") }
         return r

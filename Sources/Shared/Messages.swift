@@ -79,7 +79,10 @@ public struct Welcome: Codable, Sendable {
 
 public struct ErrorMessage: Codable, Sendable, Error, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// Set on a handshake refusal that retrying cannot fix (wrong token, other
+    /// protocol version); absent when the master is only busy or the client slow.
+    public var fatal: Bool?
+    public init(_ message: String, fatal: Bool = false) { self.message = message; self.fatal = fatal ? true : nil }
     public var description: String { message }
 }
 

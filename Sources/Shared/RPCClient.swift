@@ -21,9 +21,12 @@ public final class RPCClient: @unchecked Sendable {
         }
     }
 
-    /// Raised when the master refuses the handshake (wrong token, version): retrying will not help.
+    /// Raised when the master refuses the handshake. `fatal`: retrying will
+    /// not help (wrong token, other protocol version); otherwise the master
+    /// was busy (connection limit) and a later attempt may succeed.
     public struct Refused: Error, CustomStringConvertible {
         public let message: String
+        public var fatal = true
         public var description: String { message }
     }
 
@@ -130,8 +133,8 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
                 authenticated = true
                 handshakeDone.succeed(())
             case .error:
-                let message = (try? Codec.decode(ErrorMessage.self, from: frame.payload))?.message ?? "refused"
-                fail(context, RPCClient.Refused(message: "master refused the connection: \(message)"))
+                let error = (try? Codec.decode(ErrorMessage.self, from: frame.payload)) ?? ErrorMessage("refused")
+                fail(context, RPCClient.Refused(message: "master refused the connection: \(error.message)", fatal: error.fatal ?? false))
             default:
                 fail(context, RPCClient.Refused(message: "unexpected \(frame.type) during the handshake"))
             }

@@ -30,6 +30,7 @@ public struct PoStRunner: Runner {
 
     public func run(_ job: Assignment) async throws -> Data {
         let input = try decodeInput(PoStInput.self, job)
+        try input.validate()
         let randomness = try input.randomnessBytes()
         var sectors: [SectorProofOutput] = []
         for sector in input.sectors {

@@ -56,7 +56,7 @@ public actor SlaveDaemon {
                 await session(client)
                 self.client = nil
                 if !stopping { logger.warning("connection to master \(config.serverAddr) lost; reconnecting") }
-            } catch let refused as RPCClient.Refused {
+            } catch let refused as RPCClient.Refused where refused.fatal {
                 logger.critical("\(refused.message)")
                 throw refused
             } catch {

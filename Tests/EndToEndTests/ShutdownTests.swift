@@ -78,4 +78,20 @@ final class ShutdownTests: XCTestCase {
             XCTAssertTrue(proc.log.contains("authentication failed"), proc.log)
         }
     }
+
+    func testSlaveRefusedForCapacityKeepsTryingUntilASlotFrees() async throws {
+        let cluster = try TestCluster()
+        cluster.serverExtra = "max_connections = 2"
+        try await cluster.startMaster()
+        try await cluster.use {
+            var held = try (0..<2).map { _ in try RawSocket(port: cluster.port) }
+            held.forEach { _ = $0.readAll(timeout: 0.2) }
+            let slave = try cluster.startSlave("patient", concurrent: 1)
+            try await slave.waitForLog(containing: "too many connections")
+            XCTAssertTrue(slave.isRunning, "a busy master is not a reason to give up")
+            held.removeAll()
+            _ = try await cluster.submitNoop(1)
+            try await cluster.waitFor("the job to succeed on the patient slave") { $0.first?.state == .succeed && $0.first?.worker == "patient" }
+        }
+    }
 }

@@ -73,6 +73,15 @@ final class Proc: @unchecked Sendable {
         return found
     }
 
+    /// Waits for the process's log (stderr) to contain `needle`, checking every 50 ms.
+    func waitForLog(containing needle: String, timeout: TimeInterval = 30) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !log.contains(needle) {
+            guard Date() < deadline else { throw TestFailure("log never contained \"\(needle)\":\n\(log.suffix(2000))") }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+    }
+
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
