@@ -204,6 +204,8 @@ fi
 [ -x "$BIN" ] || die "no wdpost binary at $BIN (run swift build -c release)"
 [ -x "$BENCH" ] || die "no wdpost-bench binary at $BENCH (run swift build -c release)"
 
+# Thousands of emulated slaves need as many descriptors in the master and in wdpost-bench.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "bench-slave-token-$RANDOM$RANDOM$RANDOM" >"$WORK/slave.token"
 echo "bench-admin-token-$RANDOM$RANDOM$RANDOM" >"$WORK/admin.token"
 log "work dir $WORK ($(df -T "$WORK" | awk 'NR == 2 { print $2 }') filesystem), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -291,7 +293,7 @@ mysql_url_for() {
 
 # ---------------------------------------------------------------- cluster
 
-MASTER_PID="" MASTER_ADDR="" METRICS_URL="" SLAVE_PIDS=() LAST_PID=""
+MASTER_PID="" MASTER_ADDR="" METRICS_URL="" SLAVE_PIDS=() LAST_PID="" SERVER_EXTRA=""
 
 # start_master DIR DB [TASK_TOML]: a master on a free port with [metrics] on.
 start_master() {
@@ -309,6 +311,7 @@ name = "bench-master"
 listen = "127.0.0.1:0"
 token_file = "$WORK/slave.token"
 admin_token_file = "$WORK/admin.token"
+$SERVER_EXTRA
 [db]
 url = "$url"
 [task]
@@ -501,9 +504,12 @@ scn_latency() {
 scn_scale() {
     local db=${DB:-sqlite} slaves=${SLAVES:-1000} duration=${DURATION:-30} line
     [ "$db" = mysql ] && mysql_ensure
+    # The master refuses connections beyond server.max_connections (default 4096).
+    [ "$slaves" -lt 4000 ] || SERVER_EXTRA="max_connections = $((slaves + 100))"
     start_master "$WORK/scale" "$db"
+    SERVER_EXTRA=""
     line=$(bench slaves --token-file "$WORK/slave.token" --count "$slaves" --duration "$duration" \
-        --heartbeat-ms "$HEARTBEAT_MS" --pull-wait-ms "$PULL_WAIT_MS" --master-pid "$MASTER_PID")
+        --heartbeat-ms "$HEARTBEAT_MS" --pull-wait-ms "$PULL_WAIT_MS" --master-pid "$MASTER_PID" ${METRICS_URL:+--metrics-url "$METRICS_URL"})
     stop_cluster
     echo "scenario=scale db=$db heartbeat_ms=$HEARTBEAT_MS pull_wait_ms=$PULL_WAIT_MS $line"
 }

@@ -14,9 +14,11 @@ private func finishAll(_ client: RPCClient, _ jobs: [Assignment]) async throws {
 
 /// `slaves`: many slave connections in one process, each with the real
 /// handshake, a heartbeat every `heartbeat-ms` and a parked pull of
-/// `pull-wait-ms` (jobs that arrive are finished at once). After all are
-/// connected and `settle` seconds have passed, the master's CPU time and
-/// memory are sampled over `duration` seconds.
+/// `pull-wait-ms` (jobs that arrive are finished at once). As with real slaves,
+/// each one starts heartbeating and pulling as soon as it is connected, so the
+/// ramp shows what a fleet (re)connecting costs the master. After all are
+/// connected and `settle` seconds have passed, the master's CPU time and memory
+/// are sampled over `duration` seconds.
 func slaves(_ o: Options) async throws {
     let master = try o.address()
     let token = try o.token("token-file")
@@ -32,12 +34,54 @@ func slaves(_ o: Options) async throws {
         guard let pid = Int32(text) else { throw BenchError("--master-pid \(text): expected a process id") }
         return pid
     }
+    let metricsURL = o.optionalString("metrics-url")
     try o.checkAllUsed()
 
-    // Connect everyone first (bounded parallelism), then start the loops, so
-    // the measured window sees a steady fleet rather than the ramp.
+    let stop = StopFlag()
+    let heartbeatRTT = SharedSamples()
+    let heartbeats = Counter(), pulls = Counter(), jobsDone = Counter(), errors = Counter()
+
+    @Sendable func heartbeatLoop(_ client: RPCClient) async {
+        // Spread the first heartbeat over one interval, as a fleet started over time would.
+        await sleepMs(Double.random(in: 0..<max(1, heartbeatMs)))
+        while !stop.isSet && client.isActive {
+            let t = monoMs()
+            do {
+                _ = try await client.call(.heartbeat, HeartbeatRequest(jobs: []), as: HeartbeatResponse.self)
+                heartbeatRTT.add(monoMs() - t)
+                heartbeats.add()
+            } catch {
+                if !stop.isSet { errors.add() }
+                return
+            }
+            await sleepMs(heartbeatMs)
+        }
+    }
+
+    @Sendable func pullLoop(_ client: RPCClient) async {
+        // The first pull waits a random part of the interval, so the fleet's
+        // long polls do not all run out in the same instant.
+        var wait = Int.random(in: 0...pullWaitMs)
+        while !stop.isSet && client.isActive {
+            do {
+                let jobs = try await pull(client, max: concurrent, waitMs: wait)
+                wait = pullWaitMs
+                pulls.add()
+                try await finishAll(client, jobs)
+                jobsDone.add(jobs.count)
+                if pullWaitMs == 0 { await sleepMs(1000) }
+            } catch {
+                if !stop.isSet { errors.add() }
+                return
+            }
+        }
+    }
+
+    let rampBefore = try masterPid.map { try ProcSample.read(pid: $0) }
+    let opsBefore = await dbOperations(metricsURL)
     let connectStart = monoMs()
     var clients: [RPCClient] = []
+    var tasks: [Task<Void, Never>] = []
     var next = 0
     while next < count {
         let upTo = min(count, next + parallel)
@@ -49,59 +93,28 @@ func slaves(_ o: Options) async throws {
             for try await c in group { out.append(c) }
             return out
         }
-        clients += chunk.sorted { $0.0 < $1.0 }.map(\.1)
+        for (_, client) in chunk.sorted(by: { $0.0 < $1.0 }) {
+            clients.append(client)
+            tasks.append(Task { await heartbeatLoop(client) })
+            tasks.append(Task { await pullLoop(client) })
+        }
         next = upTo
     }
     let connectSeconds = (monoMs() - connectStart) / 1000
     progress("\(count) slaves connected in \(fmt(connectSeconds, 2))s")
+    // The ramp: from the first connect until one second after the last.
+    await sleepMs(1000)
+    let rampAfter = try masterPid.map { try ProcSample.read(pid: $0) }
+    let opsAfterRamp = await dbOperations(metricsURL)
 
-    let stop = StopFlag()
-    let heartbeatRTT = SharedSamples()
-    let heartbeats = Counter(), pulls = Counter(), jobsDone = Counter(), errors = Counter()
-    var tasks: [Task<Void, Never>] = []
-    for client in clients {
-        tasks.append(Task {
-            // Spread the first heartbeat over one interval, as a fleet started over time would.
-            await sleepMs(Double.random(in: 0..<max(1, heartbeatMs)))
-            while !stop.isSet && client.isActive {
-                let t = monoMs()
-                do {
-                    _ = try await client.call(.heartbeat, HeartbeatRequest(jobs: []), as: HeartbeatResponse.self)
-                    heartbeatRTT.add(monoMs() - t)
-                    heartbeats.add()
-                } catch {
-                    if !stop.isSet { errors.add() }
-                    return
-                }
-                await sleepMs(heartbeatMs)
-            }
-        })
-        tasks.append(Task {
-            // The first pull waits a random part of the interval, so the fleet's
-            // long polls do not all run out in the same instant.
-            var wait = Int.random(in: 0...pullWaitMs)
-            while !stop.isSet && client.isActive {
-                do {
-                    let jobs = try await pull(client, max: concurrent, waitMs: wait)
-                    wait = pullWaitMs
-                    pulls.add()
-                    try await finishAll(client, jobs)
-                    jobsDone.add(jobs.count)
-                    if pullWaitMs == 0 { await sleepMs(1000) }
-                } catch {
-                    if !stop.isSet { errors.add() }
-                    return
-                }
-            }
-        })
-    }
-
-    await sleepMs(settle * 1000)
+    await sleepMs(max(0, settle - 1) * 1000)
     let before = try masterPid.map { try ProcSample.read(pid: $0) }
+    let opsBefore2 = await dbOperations(metricsURL)
     let selfBefore = try ProcSample.read(pid: getpid())
     let hbBefore = heartbeats.value, pullsBefore = pulls.value
     await sleepMs(duration * 1000)
     let after = try masterPid.map { try ProcSample.read(pid: $0) }
+    let opsAfter = await dbOperations(metricsURL)
     let selfAfter = try ProcSample.read(pid: getpid())
     let connected = clients.filter(\.isActive).count
     let hbWindow = heartbeats.value - hbBefore, pullsWindow = pulls.value - pullsBefore
@@ -109,14 +122,20 @@ func slaves(_ o: Options) async throws {
     for client in clients { await client.close() }
     tasks.forEach { $0.cancel() }
 
+    let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
     let rtt = heartbeatRTT.snapshot
-    var out: [(String, String)] = [("slaves", "\(count)"), ("connected", "\(connected)"), ("connect_s", fmt(connectSeconds, 2)),
-                                   ("window_s", fmt(duration, 1))]
+    var out: [(String, String)] = [("slaves", "\(count)"), ("connected", "\(connected)"), ("connect_s", fmt(connectSeconds, 2))]
+    if let rampBefore, let rampAfter {
+        out.append(("ramp_master_cpu_s", fmt(Double(rampAfter.ticks - rampBefore.ticks) / hz, 2)))
+    }
+    if let opsBefore, let opsAfterRamp { out.append(("ramp_db_ops", "\(opsAfterRamp - opsBefore)")) }
+    out.append(("window_s", fmt(duration, 1)))
     if let before, let after {
         out += [("master_cpu_pct", fmt(ProcSample.cpuPercent(from: before, to: after), 1)),
                 ("master_peak_rss_mb", fmt(Double(after.hwmKB) / 1024, 1)),
                 ("master_rss_mb", fmt(Double(after.rssKB) / 1024, 1))]
     }
+    if let opsBefore2, let opsAfter { out.append(("db_ops_per_s", fmt(Double(opsAfter - opsBefore2) / duration, 1))) }
     out += [("heartbeats_per_s", fmt(Double(hbWindow) / duration, 1)), ("pulls_per_s", fmt(Double(pullsWindow) / duration, 1)),
             ("hb_p50_ms", fmt(rtt.percentile(50))), ("hb_p99_ms", fmt(rtt.percentile(99))),
             ("jobs_done", "\(jobsDone.value)"), ("errors", "\(errors.value)"),

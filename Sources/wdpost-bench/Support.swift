@@ -210,3 +210,60 @@ func fetchJobs(_ admin: AdminClient, ids: [String], chunk: Int = 2000) async thr
     }
     return jobs
 }
+
+/// Store operations the master has run so far: the count of its
+/// `wdpost_db_operation_seconds` histogram at `[metrics] listen`, or nil when
+/// no metrics URL is given or it cannot be read.
+func dbOperations(_ metricsURL: String?) async -> Int? {
+    guard let metricsURL, let url = HostPort(metricsURL.replacingOccurrences(of: "http://", with: "")
+                                                .trimmingCharacters(in: CharacterSet(charactersIn: "/"))) else { return nil }
+    guard let text = try? await httpGet(url, path: "/metrics") else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("wdpost_db_operation_seconds_count ") {
+        return Int(line.split(separator: " ").last ?? "")
+    }
+    return nil
+}
+
+/// A minimal HTTP/1.0 GET over a blocking socket (the metrics endpoint is on loopback).
+func httpGet(_ address: HostPort, path: String) async throws -> String {
+    try await withCheckedThrowingContinuation { (cont: CheckedContinuation<String, Error>) in
+        DispatchQueue.global().async {
+            do { cont.resume(returning: try httpGetBlocking(address, path: path)) } catch { cont.resume(throwing: error) }
+        }
+    }
+}
+
+private func httpGetBlocking(_ address: HostPort, path: String) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw BenchError("socket() failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(address.port).bigEndian)
+    guard inet_pton(AF_INET, address.host, &addr.sin_addr) == 1 else { throw BenchError("\(address.host): not an IPv4 address") }
+    let connected = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw BenchError("cannot connect to \(address)") }
+    let request = Array("GET \(path) HTTP/1.0\r\nHost: \(address.host)\r\n\r\n".utf8)
+    guard write(fd, request, request.count) == request.count else { throw BenchError("write to \(address) failed") }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    // Read until the body announced by Content-Length is complete (the server may keep the connection open).
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    let separator: [UInt8] = Array("\r\n\r\n".utf8)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n <= 0 { break }
+        response += buffer[0..<n]
+        guard let end = response.firstRange(of: separator)?.upperBound else { continue }
+        let head = String(decoding: response[..<end], as: UTF8.self).lowercased()
+        if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+           let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)),
+           response.count - end >= length {
+            return String(decoding: response[end..<(end + length)], as: UTF8.self)
+        }
+    }
+    return String(decoding: response, as: UTF8.self)
+}
