@@ -55,7 +55,11 @@ EOF
 SCENARIO=${1:-}
 [ -n "$SCENARIO" ] || { usage >&2; exit 2; }
 shift
-case "$SCENARIO" in -h|--help|help) usage; exit 0 ;; esac
+case "$SCENARIO" in
+    -h|--help|help) usage; exit 0 ;;
+    throughput|peer|latency|scale|backlog|failover|all) ;;
+    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, all)" >&2; exit 2 ;;
+esac
 
 DB="" MYSQL_URL=${WDPOST_BENCH_MYSQL_URL:-} JOBS="" SLAVES="" WORKERS="" CONCURRENT=1 BATCH="" RUNS=""
 PULL_INTERVAL=10s DURATION="" HEARTBEAT_MS=10000 PULL_WAIT_MS=10000 CLAIMS=2000 KEEP_READY=1000
