@@ -63,6 +63,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Benchmark load generator for scripts/bench.sh: emulated slaves and admin
+        // clients speaking the real protocol (handshake, heartbeats, parked pulls).
+        .executableTarget(
+            name: "wdpost-bench",
+            dependencies: [
+                "Shared",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "WdpostTests",
             dependencies: ["Shared", "Master", "Slave", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
