@@ -103,8 +103,9 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
             peer = .slave(name: auth.name, capabilities: caps)
             service.slaves.add(ObjectIdentifier(self), .init(name: auth.name, address: address, capabilities: caps, lastSeen: nowMicros()))
             logger.info("slave connected", metadata: ["worker": "\(auth.name)", "peer": "\(address)", "kinds": "\(caps.kinds.joined(separator: ","))", "concurrent": "\(caps.concurrent)"])
-            // A new slave may take jobs that are already waiting.
-            service.wake.signal()
+            // No wake-up here: the new slave's own first pull claims what is
+            // waiting, and waking every parked pull per connect cost a fleet
+            // of N slaves N² store operations at start-up.
         }
         send(context, try! Codec.frame(.welcome, frame.requestID, Welcome(master: service.config.name)))
     }

@@ -43,7 +43,8 @@ public final class MasterService: @unchecked Sendable {
         let kinds = request.kinds.filter { capabilities.kinds.contains($0) }
         let limit = max(0, min(request.max, capabilities.concurrent))
         let deadline = nowMicros() + Int64(max(0, request.waitMs)) * 1000
-        while mayClaim() {
+        var woken = true
+        while woken && mayClaim() {
             let generation = wake.current
             let jobs = try await db { store in
                 try store.claim(worker: worker, kinds: kinds, miners: capabilities.allowedMiners, limit: limit, now: nowMicros())
@@ -58,7 +59,9 @@ public final class MasterService: @unchecked Sendable {
             }
             let left = deadline - nowMicros()
             if left <= 0 || kinds.isEmpty || limit == 0 { break }
-            await wake.wait(since: generation, timeoutMicros: left)
+            // Claim again only when woken: a wait that simply ran out answers
+            // empty at once (the slave pulls again anyway), one store call fewer.
+            woken = await wake.wait(since: generation, timeoutMicros: left)
         }
         return PullResponse(jobs: [])
     }

@@ -6,7 +6,7 @@ import Foundation
 final class WakeSignal: @unchecked Sendable {
     private let lock = NSLock()
     private var generation: UInt64 = 0
-    private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     private var nextWaiter: UInt64 = 0
 
     var current: UInt64 {
@@ -25,17 +25,18 @@ final class WakeSignal: @unchecked Sendable {
         let woken = waiters
         waiters.removeAll()
         lock.unlock()
-        woken.values.forEach { $0.resume() }
+        woken.values.forEach { $0.resume(returning: true) }
     }
 
-    /// Returns when signalled after `since`, or after `timeoutMicros`.
-    func wait(since: UInt64, timeoutMicros: Int64) async {
-        guard timeoutMicros > 0 else { return }
-        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+    /// Returns true when signalled after `since`, false after `timeoutMicros`.
+    @discardableResult
+    func wait(since: UInt64, timeoutMicros: Int64) async -> Bool {
+        guard timeoutMicros > 0 else { return false }
+        return await withCheckedContinuation { (cont: CheckedContinuation<Bool, Never>) in
             lock.lock()
             if generation != since {
                 lock.unlock()
-                cont.resume()
+                cont.resume(returning: true)
                 return
             }
             let id = nextWaiter
@@ -46,7 +47,7 @@ final class WakeSignal: @unchecked Sendable {
                 lock.lock()
                 let cont = waiters.removeValue(forKey: id)
                 lock.unlock()
-                cont?.resume()
+                cont?.resume(returning: false)
             }
         }
     }

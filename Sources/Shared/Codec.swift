@@ -4,8 +4,13 @@ import NIOCore
 /// Payloads are JSON: readable in a packet capture, and every message is small
 /// next to the job inputs and outputs it carries.
 public enum Codec {
+    // One encoder and one decoder for every message: they are never
+    // reconfigured, and encode/decode are safe to call from several threads.
+    nonisolated(unsafe) static let encoder = JSONEncoder()
+    nonisolated(unsafe) static let decoder = JSONDecoder()
+
     public static func encode<T: Encodable>(_ value: T, allocator: ByteBufferAllocator = ByteBufferAllocator()) throws -> ByteBuffer {
-        let data = try JSONEncoder().encode(value)
+        let data = try encoder.encode(value)
         var buffer = allocator.buffer(capacity: data.count)
         buffer.writeBytes(data)
         return buffer
@@ -14,7 +19,7 @@ public enum Codec {
     public static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
         do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
+            return try decoder.decode(type, from: Data(bytes))
         } catch {
             throw ErrorMessage("malformed \(T.self) payload (\(bytes.count) bytes)")
         }

@@ -67,6 +67,11 @@ public actor SlaveDaemon {
             let jitter = Int64.random(in: 0...max(1, config.reconnectInterval / 5))
             try? await Task.sleep(nanoseconds: UInt64(config.reconnectInterval + jitter) * 1000)
         }
+    }
+
+    /// Frees the event loop, once both `run()` and `stop()` have returned:
+    /// shutting it down while either still closes a connection hangs that close.
+    public func close() async {
         try? await group.shutdownGracefully()
     }
 

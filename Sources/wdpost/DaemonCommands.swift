@@ -64,8 +64,10 @@ struct SlaveDaemonCommand: AsyncParsableCommand {
             try await main.value
         } catch {
             stopper.cancel()
+            await daemon.close()
             throw fail("\(error)")
         }
         await stopper.value
+        await daemon.close()
     }
 }
