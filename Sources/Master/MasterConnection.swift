@@ -123,10 +123,20 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
                 return response
             }
         case .heartbeat: answer(context, frame, HeartbeatRequest.self) { try await service.heartbeat(worker: name, request: $0) }
-        case .finish: answer(context, frame, FinishRequest.self) { try await service.finish(worker: name, request: $0) }
+        case .finish:
+            answer(context, frame, FinishRequest.self) { request in
+                let response = try await service.finish(worker: name, capabilities: capabilities, request: request,
+                                                        mayClaim: { channel.isActive && !draining.isSet })
+                if !channel.isActive { await service.giveBack(response.jobs ?? [], worker: name) }
+                return response
+            }
         case .release:
             answer(context, frame, ReleaseRequest.self) { request in
-                if request.final { draining.set() }
+                if request.final {
+                    draining.set()
+                    // A pull of this slave parked at the master returns (empty) now.
+                    service.wake.signal()
+                }
                 return try await service.release(worker: name, request: request)
             }
         default: reply(context, frame.requestID, error: "unexpected \(frame.type)")

@@ -49,14 +49,7 @@ public final class MasterService: @unchecked Sendable {
             let jobs = try await db { store in
                 try store.claim(worker: worker, kinds: kinds, miners: capabilities.allowedMiners, limit: limit, now: nowMicros())
             }
-            if !jobs.isEmpty {
-                claims.add(jobs)
-                metrics.add(.claims, jobs.count)
-                for job in jobs {
-                    logger.info("job claimed", metadata: ["job": "\(job.id)", "worker": "\(worker)", "try": "\(job.tryNum)", "lease": "\(job.lease)"])
-                }
-                return PullResponse(jobs: jobs.map { Assignment(id: $0.id, kind: $0.kind, lease: $0.lease, tryNum: $0.tryNum, input: $0.input) })
-            }
+            if !jobs.isEmpty { return PullResponse(jobs: handedOut(jobs, to: worker)) }
             let left = deadline - nowMicros()
             if left <= 0 || kinds.isEmpty || limit == 0 { break }
             // Claim again only when woken: a wait that simply ran out answers
@@ -64,6 +57,16 @@ public final class MasterService: @unchecked Sendable {
             woken = await wake.wait(since: generation, timeoutMicros: left)
         }
         return PullResponse(jobs: [])
+    }
+
+    /// Records jobs just claimed for `worker` and turns them into assignments.
+    func handedOut(_ jobs: [Job], to worker: String) -> [Assignment] {
+        claims.add(jobs)
+        metrics.add(.claims, jobs.count)
+        for job in jobs {
+            logger.info("job claimed", metadata: ["job": "\(job.id)", "worker": "\(worker)", "try": "\(job.tryNum)", "lease": "\(job.lease)"])
+        }
+        return jobs.map { Assignment(id: $0.id, kind: $0.kind, lease: $0.lease, tryNum: $0.tryNum, input: $0.input) }
     }
 
     /// Gives jobs back when the slave they were claimed for vanished before the answer reached it.
@@ -81,11 +84,20 @@ public final class MasterService: @unchecked Sendable {
         return HeartbeatResponse(abort: abort)
     }
 
-    func finish(worker: String, request: FinishRequest) async throws -> FinishResponse {
+    /// Records results and, when the slave asks (`request.pull`), claims its
+    /// next jobs in the same transaction. `mayClaim` as for `pull`.
+    func finish(worker: String, capabilities: Capabilities, request: FinishRequest,
+                mayClaim: @escaping () -> Bool = { true }) async throws -> FinishResponse {
         let results = try await verified(request.results, worker: worker)
         let retry = retryPolicy
-        let outcomes = try await db { store in
-            try results.map { try store.finish($0, now: nowMicros(), retry: retry) }
+        let pull = request.pull.map { p in
+            (kinds: p.kinds.filter { capabilities.kinds.contains($0) }, limit: max(0, min(p.max, capabilities.concurrent)))
+        }
+        let (outcomes, claimed) = try await db { store -> ([FinishOutcome], [Job]) in
+            let outcomes = try results.map { try store.finish($0, now: nowMicros(), retry: retry) }
+            guard let pull, mayClaim() else { return (outcomes, []) }
+            let jobs = try store.claim(worker: worker, kinds: pull.kinds, miners: capabilities.allowedMiners, limit: pull.limit, now: nowMicros())
+            return (outcomes, jobs)
         }
         var requeued = false
         for (result, outcome) in zip(results, outcomes) {
@@ -110,7 +122,7 @@ public final class MasterService: @unchecked Sendable {
             }
         }
         if requeued { scheduleWake(after: config.task.retryJobInterval) }
-        return FinishResponse(statuses: outcomes.map(\.status))
+        return FinishResponse(statuses: outcomes.map(\.status), jobs: request.pull == nil ? nil : handedOut(claimed, to: worker))
     }
 
     /// Successful results of verified kinds are checked here, off the store

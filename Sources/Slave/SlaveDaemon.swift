@@ -23,6 +23,9 @@ public actor SlaveDaemon {
     private var unacked: [String: JobResult] = [:]
     private var stopping = false
     private var flushing = false
+    /// A claim is on its way (a pull, or a finish carrying one): only one at a
+    /// time, so two requests never both count the same free slot.
+    private var claimInFlight = false
     /// Jobs a pull delivered after shutdown began: released with the rest.
     private var lateArrivals: [Assignment] = []
     private var slotWaiters: [CheckedContinuation<Void, Never>] = []
@@ -88,15 +91,14 @@ public actor SlaveDaemon {
 
     private func pullLoop(_ client: RPCClient) async {
         while !stopping && client.isActive {
-            let free = config.concurrent - running.count
-            let kinds = kindsWithFreeSlots()
-            if free <= 0 || kinds.isEmpty {
+            guard !claimInFlight, let request = claimRequest(waitMs: Int(config.pullInterval / 1000)) else {
                 await waitForSlot()
                 continue
             }
-            let waitMs = Int(config.pullInterval / 1000)
+            claimInFlight = true
+            defer { claimInFlight = false }
             do {
-                let response = try await client.call(.pull, PullRequest(max: free, kinds: kinds, waitMs: waitMs), as: PullResponse.self)
+                let response = try await client.call(.pull, request, as: PullResponse.self)
                 for job in response.jobs { start(job, client: client) }
             } catch {
                 if client.isActive { logger.warning("pull failed: \(error)") }
@@ -104,6 +106,14 @@ public actor SlaveDaemon {
                 return
             }
         }
+    }
+
+    /// What to ask for now: every free slot, of the kinds that have room; nil when full.
+    private func claimRequest(waitMs: Int) -> PullRequest? {
+        let free = config.concurrent - running.count
+        let kinds = kindsWithFreeSlots()
+        guard free > 0, !kinds.isEmpty else { return nil }
+        return PullRequest(max: free, kinds: kinds, waitMs: waitMs)
     }
 
     private func kindsWithFreeSlots() -> [String] {
@@ -175,8 +185,11 @@ public actor SlaveDaemon {
         defer { flushing = false }
         while !unacked.isEmpty && client.isActive {
             let batch = Array(unacked.values)
+            // The slots these results free are claimed again in the same request.
+            let pull = stopping || claimInFlight ? nil : claimRequest(waitMs: 0)
+            if pull != nil { claimInFlight = true }
             do {
-                let response = try await client.call(.finish, FinishRequest(results: batch), as: FinishResponse.self)
+                let response = try await client.call(.finish, FinishRequest(results: batch, pull: pull), as: FinishResponse.self)
                 for (result, status) in zip(batch, response.statuses) {
                     // Only drop the copy that was sent: a newer result for the same id may have replaced it.
                     if unacked[result.id]?.lease == result.lease { unacked[result.id] = nil }
@@ -184,7 +197,16 @@ public actor SlaveDaemon {
                         logger.warning("master refused a stale result; dropped", metadata: ["job": "\(result.id)", "lease": "\(result.lease)"])
                     }
                 }
+                for job in response.jobs ?? [] { start(job, client: client) }
+                if pull != nil {
+                    claimInFlight = false
+                    slotFreed()
+                }
             } catch {
+                if pull != nil {
+                    claimInFlight = false
+                    slotFreed()
+                }
                 logger.warning("could not report \(batch.count) result(s), kept for the next connection: \(error)")
                 return
             }
@@ -233,7 +255,12 @@ public actor SlaveDaemon {
             var leases = left.map(\.lease)
             let reason = "slave \(config.name) shutting down"
             _ = try? await client.call(.release, ReleaseRequest(jobs: leases, reason: reason, final: true), as: Empty.self)
-            // Anything a pull delivered meanwhile goes back too.
+            // The master now claims nothing more for us and wakes a parked pull;
+            // wait for claims already on their way, then hand back what they brought.
+            let settle = nowMicros() + 5_000_000
+            while (claimInFlight || flushing) && client.isActive && nowMicros() < settle {
+                try? await Task.sleep(nanoseconds: 5_000_000)
+            }
             let late = lateArrivals.map { JobLease(id: $0.id, lease: $0.lease) }
             lateArrivals.removeAll()
             if !late.isEmpty {
@@ -241,8 +268,6 @@ public actor SlaveDaemon {
                 leases += late
             }
             if !leases.isEmpty { logger.info("released \(leases.count) unfinished job(s)") }
-            // Let a flush already on its way finish, then send whatever is left.
-            while flushing { try? await Task.sleep(nanoseconds: 5_000_000) }
             await flushResults(client)
             await client.close()
         }
