@@ -29,7 +29,9 @@ public final class MasterDaemon: @unchecked Sendable {
         executor.start()
         self.executor = executor
         let service = MasterService(config: config, executor: executor, logger: logger)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, System.coreCount))
+        // The process-wide loops: with Swift concurrency running on them too
+        // (see the entry point), request handlers stay on the thread that read them.
+        let group = MultiThreadedEventLoopGroup.singleton
         self.group = group
         let counter = ConnectionCounter()
         let maxFrame = config.server.maxFrameBytes
@@ -87,7 +89,7 @@ public final class MasterDaemon: @unchecked Sendable {
         dbc?.stop()
         try? await channel?.close()
         executor?.shutdown()
-        try? await group?.shutdownGracefully()
+        // The singleton group lives as long as the process.
         // A start that failed has already said why in one line; add nothing.
         if channel != nil { logger.info("master stopped") }
     }

@@ -1,15 +1,34 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Shared
 
-@main
 struct Wdpost: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wdpost",
         abstract: "A master/slave scheduler for proof and compute jobs on GPU clusters.",
         subcommands: [MasterCommand.self, SlaveCommand.self, Submit.self, List.self, Show.self, Reset.self,
                       Remove.self, RemoveAll.self, Slaves.self, KernelCommand.self, DBC.self])
+}
+
+@main
+enum Entry {
+    /// A synchronous entry point, so that the master can hand Swift
+    /// concurrency to its NIO event loops before any task runs: a request then
+    /// stays on the loop thread that read it instead of hopping to the global
+    /// pool and back (context switches were the master's largest cost).
+    static func main() {
+        if CommandLine.arguments.dropFirst().prefix(2) == ["master", "daemon"] {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
+        Task {
+            await Wdpost.main()
+            exit(0)
+        }
+        dispatchMain()
+    }
 }
 
 /// Logs go to stderr, one line each; `WDPOST_LOG_LEVEL` (trace…critical) sets the level.
