@@ -96,9 +96,9 @@ public final class MariaDBStore: JobStore {
             minerFilter = " AND (miner_id = '' OR miner_id IN (\(Self.placeholders(miners.count))))"
             filter += miners.map { .text($0) }
         }
-        // Candidates come from a plain read in claim order; each is then locked
-        // alone by its primary key with SKIP LOCKED. Locking the ordered query
-        // itself would lock every row the sort reads (all ready jobs, not just
+        // Candidates come from a plain read in claim order; they are then locked
+        // by primary key with SKIP LOCKED. Locking the ordered query itself
+        // would lock every row the sort reads (all ready jobs, not just
         // `limit`), so a second master's claims would find nothing to take.
         let page = limit + 8
         var skipped = 0
@@ -110,31 +110,51 @@ public final class MariaDBStore: JobStore {
                   AND kind IN (\(Self.placeholders(kinds.count)))\(minerFilter)
                 ORDER BY deadline_at, priority DESC, created_at, seq LIMIT ? OFFSET ?
                 """, filter + [.int(Int64(page)), .int(Int64(skipped))]) { $0.text(0) }
-            for id in candidates where claimed.count < limit {
-                // Rows another master is claiming are locked: skip them, do not wait.
-                guard var job = try db.query("""
-                    SELECT \(Self.columns) FROM jobs WHERE id = ? AND state = 'ReadyToRun' AND not_before <= ?
-                    FOR UPDATE SKIP LOCKED
-                    """, [.text(id), .int(now)], Self.job).first else {
-                    skipped += 1
-                    continue
-                }
-                let lease = JobLeaseToken.make()
-                let changed = try db.run("""
-                    UPDATE jobs SET state = 'Running', try_num = try_num + 1, lease = ?, worker = ?,
-                           started_at = ?, heartbeat_at = ?, finished_at = 0
-                    WHERE id = ? AND state = 'ReadyToRun'
-                    """, [.int(lease), .text(worker), .int(now), .int(now), .text(job.id)])
-                guard changed == 1 else { skipped += 1; continue }
-                job.state = .running; job.tryNum += 1; job.lease = lease; job.worker = worker
-                job.startedAt = now; job.heartbeatAt = now; job.finishedAt = 0
-                claimed.append(job)
+            // Take the page in claim order, as many at a time as are still wanted.
+            var rest = candidates[...]
+            while claimed.count < limit && !rest.isEmpty {
+                let wanted = Array(rest.prefix(limit - claimed.count))
+                rest = rest.dropFirst(wanted.count)
+                let got = try lockAndClaim(wanted, worker: worker, now: now)
+                skipped += wanted.count - got.count
+                claimed += got
             }
             // Jobs claimed here leave the next page (this transaction sees its
             // own updates); skipped ones stay, so the offset counts only those.
             if candidates.count < page { break }
         }
         return claimed
+    }
+
+    /// Locks those of `ids` that are still ready in one statement by primary
+    /// key (rows another master is claiming are locked: skipped, not waited
+    /// for) and moves them to Running in one UPDATE. They share one new lease:
+    /// fencing keys on (id, lease), and the lease is new for each job's claim.
+    /// One round trip for the lot instead of two per job.
+    private func lockAndClaim(_ ids: [String], worker: String, now: Int64) throws -> [Job] {
+        let locked = try db.query("""
+            SELECT \(Self.columns) FROM jobs
+            WHERE id IN (\(Self.placeholders(ids.count))) AND state = 'ReadyToRun' AND not_before <= ?
+            ORDER BY deadline_at, priority DESC, created_at, seq
+            FOR UPDATE SKIP LOCKED
+            """, ids.map { .text($0) } + [.int(now)], Self.job)
+        guard !locked.isEmpty else { return [] }
+        let lease = JobLeaseToken.make()
+        let changed = try db.run("""
+            UPDATE jobs SET state = 'Running', try_num = try_num + 1, lease = ?, worker = ?,
+                   started_at = ?, heartbeat_at = ?, finished_at = 0
+            WHERE id IN (\(Self.placeholders(locked.count))) AND state = 'ReadyToRun'
+            """, [.int(lease), .text(worker), .int(now), .int(now)] + locked.map { .text($0.id) })
+        // The rows are locked by this transaction, so none can have changed state.
+        guard changed == locked.count else {
+            throw StoreError.invalid("claim: \(changed) of \(locked.count) locked jobs changed; refusing a partial claim")
+        }
+        return locked.map { job in
+            var job = job
+            job.state = .running; job.tryNum += 1; job.lease = lease; job.worker = worker
+            job.startedAt = now; job.heartbeatAt = now; job.finishedAt = 0
+            return job
+        }
     }
 
     public func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String] {
