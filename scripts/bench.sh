@@ -11,6 +11,7 @@
 #   scripts/bench.sh scale      [--slaves 1000] [--duration 30]
 #   scripts/bench.sh backlog    [--db sqlite|mysql] [--jobs 1000000]
 #   scripts/bench.sh failover   [--heartbeat-timeout 5s] [--runs 3]
+#   scripts/bench.sh kernels    [MERKLE_MIB [N]]   (the C kernels against openssl and numpy: scripts/bench_kernels.sh)
 #   scripts/bench.sh all        [--db sqlite|mysql]
 #
 # Everything started (master, slaves, gearmand, mariadbd, perf) is stopped on
@@ -57,8 +58,10 @@ SCENARIO=${1:-}
 shift
 case "$SCENARIO" in
     -h|--help|help) usage; exit 0 ;;
+    # The C kernels against openssl and numpy: no master, no build of the package.
+    kernels) exec "$(dirname "$0")/bench_kernels.sh" "$@" ;;
     throughput|peer|latency|scale|backlog|failover|all) ;;
-    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, all)" >&2; exit 2 ;;
+    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, kernels, all)" >&2; exit 2 ;;
 esac
 
 DB="" MYSQL_URL=${WDPOST_BENCH_MYSQL_URL:-} JOBS="" SLAVES="" WORKERS="" CONCURRENT=1 BATCH="" RUNS=""
@@ -594,5 +597,5 @@ case "$SCENARIO" in
     backlog) scn_backlog ;;
     failover) scn_failover ;;
     all) scn_all ;;
-    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, all)" >&2; exit 2 ;;
+    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, kernels, all)" >&2; exit 2 ;;
 esac
