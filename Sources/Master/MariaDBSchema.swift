@@ -18,10 +18,7 @@ import Foundation
 ///   statement is `IF NOT EXISTS`, which makes re-running an interrupted
 ///   migration safe, and masters starting together serialise on a named lock.
 enum MariaDBSchema {
-    static let columns = """
-        id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, output, \
-        try_num, max_try, lease, worker, not_before, created_at, started_at, heartbeat_at, finished_at, error, pin
-        """
+    static let columns = JobSQL<MariaDBConnection>.columns
 
     static let versionTable = """
         CREATE TABLE IF NOT EXISTS schema_version (

@@ -1,0 +1,199 @@
+import Foundation
+import Shared
+
+/// The job-table SQL both backends share: every state transition that is one
+/// conditional statement on (id, lease, state), and the reads. Each store
+/// keeps only what really differs (claims, archive, schema, transactions).
+struct JobSQL<Connection: SQLConnection> {
+    /// How the two SQL dialects differ where this file needs it.
+    struct Dialect {
+        /// The larger of two values: SQLite's scalar MAX, MariaDB's GREATEST.
+        var greatest: String
+        /// Appended to a sweep's read: MariaDB locks the rows it will change,
+        /// skipping those another master holds; SQLite has one writer.
+        var lockForUpdate: String
+        /// Tie-break after created_at: MariaDB's insertion sequence (SQLite
+        /// returns rows of equal created_at in rowid order anyway).
+        var orderTieBreak: String
+
+        static var sqlite: Dialect { Dialect(greatest: "MAX", lockForUpdate: "", orderTieBreak: "") }
+        static var mariadb: Dialect { Dialect(greatest: "GREATEST", lockForUpdate: " FOR UPDATE SKIP LOCKED", orderTieBreak: ", seq") }
+    }
+
+    let db: Connection
+    let dialect: Dialect
+
+    static var columns: String {
+        """
+        id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, output, \
+        try_num, max_try, lease, worker, not_before, created_at, started_at, heartbeat_at, finished_at, error, pin
+        """
+    }
+
+    static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ",") }
+
+    static func job(_ r: Connection.Row) -> Job {
+        Job(id: r.text(0), kind: r.text(1), state: JobState(rawValue: r.text(2)) ?? .failed, minerID: r.text(3),
+            deadlineIdx: Int(r.int(4)), partitions: PartitionList.parse(r.text(5)), priority: Int(r.int(6)),
+            deadlineAt: r.int(7) == Int64.max ? nil : r.int(7), uniqueKey: r.isNull(8) ? nil : r.text(8),
+            input: r.blob(9), output: r.isNull(10) ? nil : r.blob(10), tryNum: Int(r.int(11)), maxTry: Int(r.int(12)),
+            lease: r.int(13), worker: r.text(14), notBefore: r.int(15), createdAt: r.int(16), startedAt: r.int(17),
+            heartbeatAt: r.int(18), finishedAt: r.int(19), error: r.text(20), pin: r.text(21))
+    }
+
+    func jobs(_ sql: String, _ params: [SQLValue]) throws -> [Job] { try db.query(sql, params, Self.job) }
+
+    func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String] {
+        try leases.compactMap { l in
+            let changed = try db.run("UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND lease = ? AND state = 'Running'",
+                                     [.int(now), .text(l.id), .int(l.lease)])
+            return changed == 1 ? nil : l.id
+        }
+    }
+
+    /// The failure transition shared by finish-with-error and the sweeps.
+    func fail(id: String, lease: Int64, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool {
+        try db.run("""
+            UPDATE jobs SET
+                state = CASE WHEN try_num < max_try THEN 'ReadyToRun' ELSE 'Failed' END,
+                finished_at = CASE WHEN try_num < max_try THEN 0 ELSE ? END,
+                not_before = ?, error = ?
+            WHERE id = ? AND lease = ? AND state = 'Running'
+            """, [.int(now), .int(retry.notBefore), .text(reason), .text(id), .int(lease)]) == 1
+    }
+
+    func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome {
+        if result.ok {
+            let changed = try db.run("""
+                UPDATE jobs SET state = 'Succeed', output = ?, finished_at = ?, error = ''
+                WHERE id = ? AND lease = ? AND state = 'Running'
+                """, [.blob(result.output), .int(now), .text(result.id), .int(result.lease)])
+            if changed == 1 { return .recorded }
+            // A repeat of a finish already recorded (its ack was lost) is acknowledged again.
+            let repeated = try db.query("SELECT 1 FROM jobs WHERE id = ? AND lease = ? AND state = 'Succeed'",
+                                        [.text(result.id), .int(result.lease)]) { _ in true }
+            return repeated.isEmpty ? .stale : .repeated
+        }
+        if try fail(id: result.id, lease: result.lease, reason: result.error, now: now, retry: retry) {
+            let state = try db.query("SELECT state FROM jobs WHERE id = ?", [.text(result.id)]) { $0.text(0) }.first
+            return state == JobState.readyToRun.rawValue ? .requeued : .recorded
+        }
+        let repeated = try db.query("""
+            SELECT 1 FROM jobs WHERE id = ? AND lease = ? AND state IN ('ReadyToRun', 'Failed') AND error = ?
+            """, [.text(result.id), .int(result.lease), .text(result.error)]) { _ in true }
+        return repeated.isEmpty ? .stale : .repeated
+    }
+
+    func release(_ lease: JobLease, reason: String, now: Int64) throws -> Bool {
+        // A released job was not the job's fault: give the try back.
+        try db.run("""
+            UPDATE jobs SET state = 'ReadyToRun', try_num = \(dialect.greatest)(try_num - 1, 0), not_before = ?, error = ?
+            WHERE id = ? AND lease = ? AND state = 'Running'
+            """, [.int(now), .text(reason), .text(lease.id), .int(lease.lease)]) == 1
+    }
+
+    func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired] {
+        let stuck = try db.query("""
+            SELECT id, lease, worker, heartbeat_at < ?, try_num < max_try FROM jobs
+            WHERE state = 'Running' AND (heartbeat_at < ? OR started_at < ?)\(dialect.lockForUpdate)
+            """, [.int(heartbeatBefore), .int(heartbeatBefore), .int(startedBefore)]) {
+            (id: $0.text(0), lease: $0.int(1), worker: $0.text(2), heartbeat: $0.int(3) != 0, retry: $0.int(4) != 0)
+        }
+        return try stuck.compactMap { s in
+            let reason = s.heartbeat ? "heartbeat timeout (worker \(s.worker))" : "task timeout (worker \(s.worker))"
+            guard try fail(id: s.id, lease: s.lease, reason: reason, now: now, retry: retry) else { return nil }
+            return Expired(id: s.id, worker: s.worker, reason: reason, requeued: s.retry)
+        }
+    }
+
+    func purge(createdBefore: Int64) throws -> Int {
+        try db.run("DELETE FROM jobs WHERE created_at < ?", [.int(createdBefore)])
+            + db.run("DELETE FROM jobs_archive WHERE created_at < ?", [.int(createdBefore)])
+    }
+
+    func hasReady(kinds: [String], now: Int64) throws -> Bool {
+        guard !kinds.isEmpty else { return false }
+        return try !db.query("""
+            SELECT 1 FROM jobs WHERE state = 'ReadyToRun' AND not_before <= ? AND kind IN (\(Self.placeholders(kinds.count))) LIMIT 1
+            """, [.int(now)] + kinds.map { .text($0) }) { _ in true }.isEmpty
+    }
+
+    func list(all: Bool) throws -> [Job] {
+        let order = "ORDER BY created_at\(dialect.orderTieBreak)"
+        if all {
+            return try jobs("SELECT \(Self.columns) FROM jobs_archive \(order)", [])
+                + jobs("SELECT \(Self.columns) FROM jobs \(order)", [])
+        }
+        return try jobs("SELECT \(Self.columns) FROM jobs WHERE state IN ('ReadyToRun', 'Running', 'Failed') \(order)", [])
+    }
+
+    func get(_ id: String) throws -> Job? {
+        try jobs("SELECT \(Self.columns) FROM jobs WHERE id = ?", [.text(id)]).first
+            ?? jobs("SELECT \(Self.columns) FROM jobs_archive WHERE id = ?", [.text(id)]).first
+    }
+
+    /// Refuses the whole request when any id is unknown, so it changes nothing.
+    private func requireKnown(_ ids: [String]) throws {
+        let missing = try ids.filter { try db.query("SELECT 1 FROM jobs WHERE id = ?", [.text($0)]) { _ in true }.isEmpty }
+        if !missing.isEmpty { throw StoreError.unknownJobs(missing) }
+    }
+
+    func reset(_ ids: [String]) throws -> Int {
+        try requireKnown(ids)
+        return try ids.reduce(0) { n, id in
+            n + (try db.run("""
+                UPDATE jobs SET state = 'ReadyToRun', try_num = 0, not_before = 0, finished_at = 0, error = ''
+                WHERE id = ?
+                """, [.text(id)]))
+        }
+    }
+
+    func remove(_ ids: [String]) throws -> Int {
+        try requireKnown(ids)
+        return try ids.reduce(0) { n, id in n + (try db.run("DELETE FROM jobs WHERE id = ?", [.text(id)])) }
+    }
+
+    func removeAll() throws -> Int { try db.run("DELETE FROM jobs", []) }
+
+    func countByStateAndKind() throws -> [JobCount] {
+        try db.query("SELECT state, kind, COUNT(*) FROM jobs GROUP BY state, kind ORDER BY state, kind", []) {
+            JobCount(state: $0.text(0), kind: $0.text(1), count: Int($0.int(2)))
+        }
+    }
+
+    func latestFailures(limit: Int) throws -> [Job] {
+        try jobs("SELECT \(Self.columns) FROM jobs WHERE state = 'Failed' ORDER BY finished_at DESC LIMIT ?", [.int(Int64(limit))])
+    }
+
+    func runningByWorker() throws -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: try db.query(
+            "SELECT worker, COUNT(*) FROM jobs WHERE state = 'Running' GROUP BY worker", []) { ($0.text(0), Int($0.int(1))) })
+    }
+}
+
+/// The `JobStore` methods both backends answer with `JobSQL`.
+protocol SharedJobSQL: JobStore {
+    associatedtype Connection: SQLConnection
+    var sql: JobSQL<Connection> { get }
+}
+
+extension SharedJobSQL {
+    public func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String] { try sql.heartbeat(leases, now: now) }
+    public func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome { try sql.finish(result, now: now, retry: retry) }
+    public func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool {
+        try sql.release(lease, reason: reason, now: now)
+    }
+    public func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired] {
+        try sql.expire(heartbeatBefore: heartbeatBefore, startedBefore: startedBefore, now: now, retry: retry)
+    }
+    public func purge(createdBefore: Int64) throws -> Int { try sql.purge(createdBefore: createdBefore) }
+    public func hasReady(kinds: [String], now: Int64) throws -> Bool { try sql.hasReady(kinds: kinds, now: now) }
+    public func list(all: Bool) throws -> [Job] { try sql.list(all: all) }
+    public func get(_ id: String) throws -> Job? { try sql.get(id) }
+    public func reset(_ ids: [String], now: Int64) throws -> Int { try sql.reset(ids) }
+    public func remove(_ ids: [String]) throws -> Int { try sql.remove(ids) }
+    public func removeAll() throws -> Int { try sql.removeAll() }
+    public func countByStateAndKind() throws -> [JobCount] { try sql.countByStateAndKind() }
+    public func latestFailures(limit: Int) throws -> [Job] { try sql.latestFailures(limit: limit) }
+    public func runningByWorker() throws -> [String: Int] { try sql.runningByWorker() }
+}
