@@ -1,4 +1,4 @@
--- wdpost schema for MariaDB (10.6+; migration 2 uses ADD COLUMN IF NOT EXISTS, which MySQL lacks): the same statements
+-- wdpost schema for MariaDB (10.8+; migration 2 uses ADD COLUMN IF NOT EXISTS, which MySQL lacks): the same statements
 -- the master runs on start (Sources/Master/MariaDBSchema.swift; a test keeps
 -- the two identical). A master migrates an empty database by itself; this file
 -- is for DBAs who create the schema by hand or review it.
@@ -123,3 +123,9 @@ CREATE TABLE IF NOT EXISTS dbc_members (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 INSERT INTO schema_version (version) VALUES (3);
+
+-- Migration 4: the claim index in claim order (DESC keys need MariaDB 10.8+).
+CREATE INDEX IF NOT EXISTS jobs_claim_order ON jobs (state, deadline_at, priority DESC, created_at, seq);
+DROP INDEX IF EXISTS jobs_claim ON jobs;
+
+INSERT INTO schema_version (version) VALUES (4);
