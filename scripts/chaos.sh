@@ -54,7 +54,12 @@ RANDOM=$SEED
 # slaves' jobs come back quickly; max_retry is far above what the faults can
 # use up (a job fails at most once by design, and each fault costs a try).
 HB_TIMEOUT_S=2
-STOP_MS=5000              # SIGSTOP length: 2.5 × heartbeat_timeout
+# The stopped slave wakes as soon as a master has given one of its jobs to a
+# slave again, so its late result meets the job running under a newer lease
+# (the case a lease fence exists for), but never before heartbeat_timeout +
+# 0.2 s and at the latest after STOP_MAX_MS.
+STOP_MIN_MS=$(( HB_TIMEOUT_S * 1000 + 200 ))
+STOP_MAX_MS=$(( HB_TIMEOUT_S * 1000 * 4 ))
 SLAVE_CONCURRENT=3
 MAX_RETRY=10
 KILL_EVERY_MS=(2500 4500) # a slave SIGKILL every 2.5–4.5 s…
@@ -256,7 +261,7 @@ MASTER_DOWN="" MASTER_RESTART_AT=0 MASTER_KILLED=0
 DB_RESTART_AT=$(( T0 + WINDOW_MS * 40 / 100 ))
 DB_RESTARTED=0
 STOP_AT=$(( T0 + WINDOW_MS * 58 / 100 ))
-EP_STATE=idle EP_VICTIM="" EP_ROUND=0 EP_TRIES=0 EP_CONT_AT=0 EP_RESOLVE_BY=0 EP_OK=0
+EP_STATE=idle EP_VICTIM="" EP_ROUND=0 EP_TRIES=0 EP_STOPPED_AT=0 EP_RESOLVE_BY=0 EP_OK=0
 declare -a EP_HELD=()
 declare -A EP_LEASE=()
 SLAVE_KILLS=0
@@ -296,8 +301,8 @@ episode_begin() {
     for j in "${EP_HELD[@]}"; do EP_LEASE[$j]=$(claimed_lease "$j" "$EP_VICTIM"); done
     EP_STATE=stopped
     EP_ROUND=$(( EP_ROUND + 1 ))
-    EP_CONT_AT=$(( NOW + STOP_MS ))
-    say "SIGSTOP $EP_VICTIM (of ${MASTER_OF[$EP_VICTIM]}) holding ${#EP_HELD[@]} running job(s): ${EP_HELD[*]}; SIGCONT in $(( STOP_MS / 1000 ))s"
+    EP_STOPPED_AT=$NOW
+    say "SIGSTOP $EP_VICTIM (of ${MASTER_OF[$EP_VICTIM]}) holding ${#EP_HELD[@]} running job(s): ${EP_HELD[*]}"
 }
 
 # Outcome of each held job after SIGCONT: refused (the slave logged the stale
@@ -336,9 +341,21 @@ episode_step() {
             if [ -n "$DB_PID" ] || [ -n "$MASTER_DOWN" ]; then return 0; fi
             episode_begin ;;
         stopped)
-            [ "$NOW" -ge "$EP_CONT_AT" ] || return 0
+            [ "$NOW" -ge $(( EP_STOPPED_AT + STOP_MIN_MS )) ] || return 0
+            # Watched closely from here: the job runs again for only 10–200 ms.
+            local j why="" logs
+            logs="$(current_log master-a) $(current_log master-b)"
+            while [ -z "$why" ] && [ "$NOW" -lt $(( EP_STOPPED_AT + STOP_MAX_MS )) ]; do
+                for j in "${EP_HELD[@]}"; do
+                    # shellcheck disable=SC2086
+                    if grep -h -F "job=$j " $logs | grep "job claimed" | grep -vq "lease=${EP_LEASE[$j]} "; then
+                        why="$j was claimed again"; break
+                    fi
+                done
+                [ -n "$why" ] || { sleep 0.01; now; }
+            done
             kill -CONT "${PID[$EP_VICTIM]}"
-            say "SIGCONT $EP_VICTIM"
+            say "SIGCONT $EP_VICTIM after $(( (NOW - EP_STOPPED_AT) / 100 ))00ms stopped (heartbeat_timeout ${HB_TIMEOUT_S}s; ${why:-no held job claimed again yet})"
             EP_STATE=resumed
             EP_RESOLVE_BY=$(( NOW + 20000 )) ;;
         resumed)
@@ -460,17 +477,22 @@ while :; do
 done
 
 "$BIN" list -c "$WORK/master-a.toml" --all --json >"$WORK/final.json" || die "wdpost list --all --json failed"
-# id state tryNum worker, one job a line (keys are sorted: id comes before the rest).
+# id state tryNum worker lease, one job a line (keys are sorted: id comes before the rest).
 awk '/^    "id" : "/ { id = $0; sub(/^[^:]*: "/, "", id); sub(/".*/, "", id); ids[++n] = id }
      /^    "state" : "/ { v = $0; sub(/^[^:]*: "/, "", v); sub(/".*/, "", v); st[id] = v }
      /^    "tryNum" : / { v = $0; sub(/^[^:]*: /, "", v); sub(/,$/, "", v); tr[id] = v }
      /^    "worker" : "/ { v = $0; sub(/^[^:]*: "/, "", v); sub(/".*/, "", v); wk[id] = v }
-     END { for (i = 1; i <= n; i++) print ids[i], st[ids[i]], tr[ids[i]], (wk[ids[i]] == "" ? "-" : wk[ids[i]]) }' \
+     /^    "lease" : / { v = $0; sub(/^[^:]*: /, "", v); sub(/,$/, "", v); ls[id] = v }
+     END { for (i = 1; i <= n; i++) print ids[i], st[ids[i]], tr[ids[i]], (wk[ids[i]] == "" ? "-" : wk[ids[i]]), ls[ids[i]] }' \
     "$WORK/final.json" | sort >"$WORK/final"
 [ "$(wc -l <"$WORK/final")" = "$(grep -c '"id" : ' "$WORK/final.json")" ] || die "could not read $WORK/final.json"
 sort -u "$WORK/ids" >"$WORK/ids.sorted"
 cat $(all_master_logs) >"$WORK/master-logs"
 grep "finish accepted" "$WORK/master-logs" | grep -o 'job=[^ ]*' | cut -d= -f2 | sort | uniq -c >"$WORK/accepted" || true
+# "job lease" of every accepted finish: the lease must be the job's last one (a
+# success ends the job, so no later claim can change it); another lease means
+# a superseded attempt's result was recorded.
+grep "finish accepted" "$WORK/master-logs" | sed -n 's/.*job=\([^ ]*\) lease=\([^ ]*\) .*/\1 \2/p' | sort >"$WORK/accepted-leases" || true
 
 jobs=$(wc -l <"$WORK/ids.sorted")
 duplicates=$(( $(wc -l <"$WORK/ids") - jobs ))
@@ -482,6 +504,7 @@ stale_refused=$(grep -c "stale finish refused" "$WORK/master-logs" || true)
 unknown=$(cut -d' ' -f1 "$WORK/final" | comm -13 "$WORK/ids.sorted" - | wc -l)
 unlogged=$(join -v1 "$WORK/ids.sorted" <(awk '{print $2}' "$WORK/accepted" | sort) | wc -l)
 sort -u "$WORK/ids-failing" >"$WORK/ids-failing.sorted"
+wrong_lease=$(join "$WORK/accepted-leases" "$WORK/final" | awk '$2 != $6' | wc -l)
 failing_first_try=$(join "$WORK/ids-failing.sorted" "$WORK/final" | awk '$2 == "Succeed" && $3 < 2' | wc -l)
 tries=$(join "$WORK/ids.sorted" "$WORK/final" | awk '{ c[$3]++ } END { for (t in c) printf "%s:%d ", t, c[t] }' | tr ' ' '\n' | sort -n | tr '\n' ' ')
 workers=$(join "$WORK/ids.sorted" "$WORK/final" | awk '{ c[$4]++ } END { for (w in c) printf "%s:%d ", w, c[w] }' | tr ' ' '\n' | sort | tr '\n' ' ')
@@ -492,6 +515,7 @@ retried=$(grep -c "attempt failed, will retry" "$WORK/master-logs" || true)
 say "tries per job: ${tries}; workers: ${workers}"
 say "heartbeat timeouts: $heartbeat_timeouts; failed attempts retried: $retried; stale results dropped by slaves: $slave_refusals"
 say "succeeded jobs with no 'finish accepted' line (lost to a SIGKILLed master): $unlogged; jobs in the database not submitted by this run: $unknown"
+say "accepted finishes whose lease is not the job's last: $wrong_lease"
 say "stale check: $STALE_DETAIL"
 echo "jobs=$jobs succeed=$succeed failed=$failed lost=$lost accepted_twice=$accepted_twice stale_refused=$stale_refused"
 
@@ -502,6 +526,7 @@ problems=()
 [ "$lost" = 0 ] || problems+=("$lost job(s) lost (missing or unfinished): $(join -v1 "$WORK/ids.sorted" <(awk '$2 == "Succeed" || $2 == "Failed" {print $1}' "$WORK/final") | head -n 5 | tr '\n' ' ')")
 [ "$accepted_twice" = 0 ] || problems+=("accepted twice: $(awk '$1 > 1 {print $2}' "$WORK/accepted" | head -n 5 | tr '\n' ' ')")
 [ "$EP_OK" = 1 ] || problems+=("the stopped slave's late result was not shown refused ($STALE_DETAIL)")
+[ "$wrong_lease" = 0 ] || problems+=("$wrong_lease finish(es) accepted with a superseded lease: $(join "$WORK/accepted-leases" "$WORK/final" | awk '$2 != $6 {print $1}' | head -n 5 | tr '\n' ' ')")
 [ "$failing_first_try" = 0 ] || problems+=("$failing_first_try fail_tries job(s) succeeded on their first try")
 if [ ${#problems[@]} -gt 0 ]; then
     for p in "${problems[@]}"; do say "FAILED: $p" >&2; done
