@@ -15,11 +15,14 @@ public struct JobFailure: Error, CustomStringConvertible {
 /// The `noop` kind, for tests and benchmarks: `{"sleep_ms": N, "fail": bool}`.
 /// `"fail_if_exists": PATH` fails while that file exists, so a test can make a
 /// job fail until it repairs the cause, as an operator would before `reset`.
+/// `"fail_tries": N` fails the first N attempts (try 1…N) and lets the next
+/// one succeed, for retries without a file to share (the chaos test).
 public struct NoopRunner: Runner {
     struct Input: Decodable {
         var sleep_ms: Int?
         var fail: Bool?
         var fail_if_exists: String?
+        var fail_tries: Int?
     }
 
     public init() {}
@@ -30,13 +33,16 @@ public struct NoopRunner: Runner {
             input = Input()
         } else {
             do { input = try JSONDecoder().decode(Input.self, from: job.input) } catch {
-                throw JobFailure("noop: input is not {\"sleep_ms\": N, \"fail\": bool, \"fail_if_exists\": PATH}")
+                throw JobFailure("noop: input is not {\"sleep_ms\": N, \"fail\": bool, \"fail_if_exists\": PATH, \"fail_tries\": N}")
             }
         }
         if let ms = input.sleep_ms, ms > 0 { try await Task.sleep(nanoseconds: UInt64(ms) * 1_000_000) }
         if input.fail == true { throw JobFailure("noop: failed as asked (try \(job.tryNum))") }
         if let path = input.fail_if_exists, FileManager.default.fileExists(atPath: path) {
             throw JobFailure("noop: failed because \(path) exists (try \(job.tryNum))")
+        }
+        if let tries = input.fail_tries, job.tryNum <= tries {
+            throw JobFailure("noop: failed as asked (fail_tries \(tries), try \(job.tryNum))")
         }
         return Data("{\"ok\":true}".utf8)
     }

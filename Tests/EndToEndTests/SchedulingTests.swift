@@ -50,6 +50,31 @@ final class SchedulingTests: XCTestCase {
         }
     }
 
+    /// `fail_tries` fails the first attempt on the slave; the master retries it and the second succeeds.
+    func testJobWithFailTriesFailsItsFirstAttemptAndSucceedsOnTheRetry() async throws {
+        let cluster = try TestCluster()
+        try await cluster.startMaster()
+        try cluster.startSlave("s1")
+        do {
+            let failing = try await cluster.submitNoop(3, input: #"{"sleep_ms": 5, "fail_tries": 1}"#)
+            let plain = try await cluster.submitNoop(3, input: #"{"sleep_ms": 5}"#)
+            let jobs = try await cluster.waitFor("every job to succeed") { jobs in
+                jobs.count == 6 && jobs.allSatisfy { $0.state == .succeed }
+            }
+            for job in jobs {
+                XCTAssertEqual(job.tryNum, failing.contains(job.id) ? 2 : 1, "job \(job.id)")
+            }
+            XCTAssertEqual(Set(jobs.map(\.id)), Set(failing + plain))
+            let retried = cluster.masterLogs.split(separator: "\n").filter { $0.contains("attempt failed, will retry") }
+            XCTAssertEqual(retried.count, 3, retried.joined(separator: "\n"))
+            XCTAssertTrue(retried.allSatisfy { $0.contains("noop: failed as asked (fail_tries 1, try 1)") }, retried.joined(separator: "\n"))
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
     func testAdminCommandsRefuseUnknownIdsAndChangeNothing() async throws {
         let cluster = try TestCluster()
         try await cluster.startMaster()
