@@ -143,7 +143,9 @@ public final class MasterService: @unchecked Sendable {
         }
         for (i, (kind, input)) in kinds where ResultVerifier.verifiedKinds.contains(kind) {
             guard let input else { continue }
-            if let reason = ResultVerifier.check(kind: kind, input: input, output: results[i].output) {
+            // Recomputing rows is O(k·n²): on a thread of its own, never on an event loop.
+            let output = results[i].output
+            if let reason = try await onThread("wdpost-verify", { ResultVerifier.check(kind: kind, input: input, output: output) }) {
                 metrics.add(.verificationFailures)
                 logger.warning("\(reason)", metadata: ["job": "\(results[i].id)", "worker": "\(worker)"])
                 out[i] = JobResult(id: results[i].id, lease: results[i].lease, ok: false, error: reason)
