@@ -85,6 +85,8 @@ public protocol JobStore: AnyObject {
     /// Refreshes heartbeats; returns the ids the worker must abort (not held with that lease).
     func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String]
     func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome
+    /// Several results at once, with the same outcomes as one by one.
+    func finish(_ results: [JobResult], now: Int64, retry: RetryPolicy) throws -> [FinishOutcome]
     /// A slave gives back a job it will not finish (shutdown).
     func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool
     /// Running jobs whose heartbeat is older than `heartbeatBefore` or that started before
@@ -108,4 +110,10 @@ public protocol JobStore: AnyObject {
     func countByStateAndKind() throws -> [JobCount]
     /// The most recently failed jobs, newest first.
     func latestFailures(limit: Int) throws -> [Job]
+}
+
+extension JobStore {
+    public func finish(_ results: [JobResult], now: Int64, retry: RetryPolicy) throws -> [FinishOutcome] {
+        try results.map { try finish($0, now: now, retry: retry) }
+    }
 }

@@ -94,7 +94,7 @@ public final class MasterService: @unchecked Sendable {
             (kinds: p.kinds.filter { capabilities.kinds.contains($0) }, limit: max(0, min(p.max, capabilities.concurrent)))
         }
         let (outcomes, claimed) = try await db { store -> ([FinishOutcome], [Job]) in
-            let outcomes = try results.map { try store.finish($0, now: nowMicros(), retry: retry) }
+            let outcomes = try store.finish(results, now: nowMicros(), retry: retry)
             guard let pull, mayClaim() else { return (outcomes, []) }
             let jobs = try store.claim(worker: worker, kinds: pull.kinds, miners: capabilities.allowedMiners, limit: pull.limit, now: nowMicros())
             return (outcomes, jobs)

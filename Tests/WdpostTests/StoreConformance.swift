@@ -13,6 +13,7 @@ struct StoreConformance {
         ("claimOrderAndFilters", { try $0.claimOrderAndFilters() }),
         ("claimIsExclusive", { try $0.claimIsExclusive() }),
         ("finishIsFencedAndIdempotent", { try $0.finishIsFencedAndIdempotent() }),
+        ("batchFinishDecidesLikeOneByOne", { try $0.batchFinishDecidesLikeOneByOne() }),
         ("failuresRetryThenFail", { try $0.failuresRetryThenFail() }),
         ("heartbeatsAndExpiry", { try $0.heartbeatsAndExpiry() }),
         ("releaseGivesTheTryBack", { try $0.releaseGivesTheTryBack() }),
@@ -104,6 +105,27 @@ struct StoreConformance {
         XCTAssertEqual(done.finishedAt, 3_000)
         XCTAssertEqual(try finish(job, ok: false, error: "late"), .stale, "a late failure cannot undo a success")
         XCTAssertEqual(try get(job.id).state, .succeed)
+    }
+
+    func batchFinishDecidesLikeOneByOne() throws {
+        _ = try insert(Array(repeating: NewJob(kind: "noop"), count: 5), maxTry: 2)
+        let jobs = try claim(limit: 5)
+        XCTAssertEqual(try finish(jobs[1]), .recorded)
+        let batch = [
+            JobResult(id: jobs[0].id, lease: jobs[0].lease, ok: true, output: Data("a".utf8)),       // recorded
+            JobResult(id: jobs[1].id, lease: jobs[1].lease, ok: true, output: Data("out".utf8)),     // repeated
+            JobResult(id: jobs[2].id, lease: jobs[2].lease &+ 1, ok: true, output: Data("x".utf8)),  // stale
+            JobResult(id: jobs[3].id, lease: jobs[3].lease, ok: false, error: "boom"),              // requeued
+            JobResult(id: jobs[4].id, lease: jobs[4].lease, ok: true, output: Data("e".utf8)),       // recorded
+            JobResult(id: "NoSuchJob01", lease: 1, ok: true),                                        // stale
+        ]
+        let outcomes = try tx { try store.finish(batch, now: 4_000, retry: RetryPolicy(notBefore: 5_000)) }
+        XCTAssertEqual(outcomes, [.recorded, .repeated, .stale, .requeued, .recorded, .stale])
+        XCTAssertEqual(try get(jobs[0].id).output, Data("a".utf8))
+        XCTAssertEqual(try get(jobs[4].id).output, Data("e".utf8))
+        XCTAssertEqual(try get(jobs[4].id).finishedAt, 4_000)
+        XCTAssertEqual(try get(jobs[2].id).state, .running, "a stale result changes nothing")
+        XCTAssertEqual(try get(jobs[3].id).state, .readyToRun)
     }
 
     func failuresRetryThenFail() throws {
