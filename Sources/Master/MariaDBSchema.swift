@@ -26,32 +26,38 @@ enum MariaDBSchema {
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
         """
 
+    /// The columns the job table and its archive share (migration 1), so the
+    /// two cannot drift apart: archiving copies rows column for column.
+    private static let jobColumns = """
+        id VARCHAR(16) NOT NULL,
+        kind VARCHAR(64) NOT NULL,
+        state VARCHAR(16) NOT NULL,
+        miner_id VARCHAR(128) NOT NULL DEFAULT '',
+        deadline_idx BIGINT NOT NULL DEFAULT -1,
+        partitions TEXT NOT NULL,
+        priority BIGINT NOT NULL DEFAULT 0,
+        deadline_at BIGINT NOT NULL,
+        unique_key VARCHAR(512) NULL,
+        input LONGBLOB NOT NULL,
+        output LONGBLOB NULL,
+        try_num INT NOT NULL DEFAULT 0,
+        max_try INT NOT NULL,
+        lease BIGINT NOT NULL DEFAULT 0,
+        worker VARCHAR(255) NOT NULL DEFAULT '',
+        not_before BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        started_at BIGINT NOT NULL DEFAULT 0,
+        heartbeat_at BIGINT NOT NULL DEFAULT 0,
+        finished_at BIGINT NOT NULL DEFAULT 0,
+        error MEDIUMTEXT NOT NULL,
+        """
+
     /// Statements of migration N are at index N-1.
     static let migrations: [[String]] = [
         [
             """
             CREATE TABLE IF NOT EXISTS jobs (
-                id VARCHAR(16) NOT NULL,
-                kind VARCHAR(64) NOT NULL,
-                state VARCHAR(16) NOT NULL,
-                miner_id VARCHAR(128) NOT NULL DEFAULT '',
-                deadline_idx BIGINT NOT NULL DEFAULT -1,
-                partitions TEXT NOT NULL,
-                priority BIGINT NOT NULL DEFAULT 0,
-                deadline_at BIGINT NOT NULL,
-                unique_key VARCHAR(512) NULL,
-                input LONGBLOB NOT NULL,
-                output LONGBLOB NULL,
-                try_num INT NOT NULL DEFAULT 0,
-                max_try INT NOT NULL,
-                lease BIGINT NOT NULL DEFAULT 0,
-                worker VARCHAR(255) NOT NULL DEFAULT '',
-                not_before BIGINT NOT NULL DEFAULT 0,
-                created_at BIGINT NOT NULL,
-                started_at BIGINT NOT NULL DEFAULT 0,
-                heartbeat_at BIGINT NOT NULL DEFAULT 0,
-                finished_at BIGINT NOT NULL DEFAULT 0,
-                error MEDIUMTEXT NOT NULL,
+                \(jobColumns)
                 seq BIGINT NOT NULL AUTO_INCREMENT,
                 PRIMARY KEY (id),
                 UNIQUE KEY jobs_seq (seq),
@@ -63,27 +69,7 @@ enum MariaDBSchema {
             """,
             """
             CREATE TABLE IF NOT EXISTS jobs_archive (
-                id VARCHAR(16) NOT NULL,
-                kind VARCHAR(64) NOT NULL,
-                state VARCHAR(16) NOT NULL,
-                miner_id VARCHAR(128) NOT NULL DEFAULT '',
-                deadline_idx BIGINT NOT NULL DEFAULT -1,
-                partitions TEXT NOT NULL,
-                priority BIGINT NOT NULL DEFAULT 0,
-                deadline_at BIGINT NOT NULL,
-                unique_key VARCHAR(512) NULL,
-                input LONGBLOB NOT NULL,
-                output LONGBLOB NULL,
-                try_num INT NOT NULL DEFAULT 0,
-                max_try INT NOT NULL,
-                lease BIGINT NOT NULL DEFAULT 0,
-                worker VARCHAR(255) NOT NULL DEFAULT '',
-                not_before BIGINT NOT NULL DEFAULT 0,
-                created_at BIGINT NOT NULL,
-                started_at BIGINT NOT NULL DEFAULT 0,
-                heartbeat_at BIGINT NOT NULL DEFAULT 0,
-                finished_at BIGINT NOT NULL DEFAULT 0,
-                error MEDIUMTEXT NOT NULL,
+                \(jobColumns)
                 seq BIGINT NOT NULL,
                 PRIMARY KEY (id),
                 KEY jobs_archive_unique_key (unique_key),

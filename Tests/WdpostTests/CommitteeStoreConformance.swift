@@ -14,17 +14,7 @@ struct CommitteeStoreConformance {
         ("rollbackUndoesJobAndOrderTogether", { try $0.rollbackUndoesJobAndOrderTogether() }),
     ]
 
-    func tx<T>(_ body: () throws -> T) throws -> T {
-        try store.begin()
-        do {
-            let value = try body()
-            try store.commit()
-            return value
-        } catch {
-            try store.rollback()
-            throw error
-        }
-    }
+    func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }
 
     func order(_ id: String, machine: String = "box-a", round: Int = 1, at: Int64 = 1_000) throws -> VerifyOrder {
         var rng = SplitMix64(seed: UInt64(at))

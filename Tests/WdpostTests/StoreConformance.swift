@@ -22,17 +22,7 @@ struct StoreConformance {
         ("pinnedJobsGoToTheirWorkerOnly", { try $0.pinnedJobsGoToTheirWorkerOnly() }),
     ]
 
-    func tx<T>(_ body: () throws -> T) throws -> T {
-        try store.begin()
-        do {
-            let value = try body()
-            try store.commit()
-            return value
-        } catch {
-            try store.rollback()
-            throw error
-        }
-    }
+    func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }
 
     func insert(_ jobs: [NewJob], maxTry: Int = 3, now: Int64 = 1_000) throws -> [String] {
         try tx { try store.insert(jobs, maxTry: maxTry, now: now) }
@@ -250,5 +240,21 @@ final class SQLiteStoreTests: XCTestCase {
         try SQLiteStore(path: path).migrate()
         let again = try SQLiteStore(path: path)
         XCTAssertNoThrow(try again.migrate())
+    }
+}
+
+extension JobStore {
+    /// One transaction around `body`, rolled back if it throws (what the
+    /// executor does for a group, without the executor).
+    func inTransaction<T>(_ body: () throws -> T) throws -> T {
+        try begin()
+        do {
+            let value = try body()
+            try commit()
+            return value
+        } catch {
+            try rollback()
+            throw error
+        }
     }
 }
