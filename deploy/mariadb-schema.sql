@@ -129,3 +129,8 @@ CREATE INDEX IF NOT EXISTS jobs_claim_order ON jobs (state, deadline_at, priorit
 DROP INDEX IF EXISTS jobs_claim ON jobs;
 
 INSERT INTO schema_version (version) VALUES (4);
+
+-- Migration 5: no index of its own for Running jobs (the claim-order index's state prefix serves them).
+DROP INDEX IF EXISTS jobs_running ON jobs;
+
+INSERT INTO schema_version (version) VALUES (5);

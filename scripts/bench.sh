@@ -14,6 +14,9 @@
 #   scripts/bench.sh kernels    [MERKLE_MIB [N]]   (the C kernels against openssl and numpy: scripts/bench_kernels.sh)
 #   scripts/bench.sh all        [--db sqlite|mysql]
 #
+# WDPOST_BENCH_DB_EXTRA adds lines to the master's [db] section (e.g.
+# "max_connections = 4") to compare pool settings.
+#
 # Everything started (master, slaves, gearmand, mariadbd, perf) is stopped on
 # exit, and the temporary directory removed (--keep keeps it).
 set -euo pipefail
@@ -219,7 +222,7 @@ log "work dir $WORK ($(df -T "$WORK" | awk 'NR == 2 { print $2 }') filesystem), 
 
 # ---------------------------------------------------------------- MariaDB
 
-MYSQL_DIR="" MYSQL_PORT="" MYSQL_PASS="" MYSQL_USER="" MYSQL_HOST="" MYSQL_DB="" MYSQL_OWN=0
+MYSQL_DIR="" MYSQL_PORT="" MYSQL_PASS="" MYSQL_USER="" MYSQL_HOST="" MYSQL_DB="" MYSQL_OWN=0 MYSQL_PID=""
 
 user_option() { if [ "$(id -u)" = 0 ]; then echo "--user=root"; fi; }
 
@@ -250,6 +253,7 @@ mariadb_start() {
         --innodb-buffer-pool-size=512M --innodb-log-file-size=256M >/dev/null 2>&1 </dev/null &
     local pid=$!
     PIDS+=("$pid")
+    MYSQL_PID=$pid
     local i
     for ((i = 0; i < 1200; i++)); do
         mysql_root -e "SELECT 1" >/dev/null 2>&1 && break
@@ -321,6 +325,7 @@ admin_token_file = "$WORK/admin.token"
 $SERVER_EXTRA
 [db]
 url = "$url"
+${WDPOST_BENCH_DB_EXTRA:-}
 [task]
 $task
 [metrics]
@@ -422,7 +427,8 @@ throughput_once() {
     bench wait-slaves --admin-token-file "$WORK/admin.token" --count "$slaves"
     perf_start "$dir"
     RUN_LINE=$(bench run-jobs --admin-token-file "$WORK/admin.token" --jobs "$jobs" --batch "${BATCH:-500}" \
-        --master-pid "$MASTER_PID" --slave-pids "$(joined "${SLAVE_PIDS[@]}")" ${PERF_PID:+--stop-pid "$PERF_PID"})
+        --master-pid "$MASTER_PID" --slave-pids "$(joined "${SLAVE_PIDS[@]}")" ${PERF_PID:+--stop-pid "$PERF_PID"} \
+        $([ "$db" = mysql ] && [ -n "$MYSQL_PID" ] && echo --db-pid "$MYSQL_PID"))
     perf_stop "$dir" "$tag"
     PERF=0    # profile the first run only
     stop_cluster
@@ -430,7 +436,7 @@ throughput_once() {
 
 scn_throughput() {
     local db=${DB:-sqlite} jobs=${JOBS:-10000} slaves=${SLAVES:-4} runs=${RUNS:-3} r line
-    local tput=() p50=() p99=() mcpu=()
+    local tput=() p50=() p99=() mcpu=() dcpu=()
     [ "$db" = mysql ] && mysql_ensure
     for ((r = 1; r <= runs; r++)); do
         throughput_once "throughput-$r" "$db" "$jobs" "$slaves"
@@ -438,10 +444,12 @@ scn_throughput() {
         log "throughput run $r/$runs: $line"
         tput+=("$(getkv "$line" jobs_per_s)"); p50+=("$(getkv "$line" p50_ms)"); p99+=("$(getkv "$line" p99_ms)")
         mcpu+=("$(getkv "$line" master_cpu_us_per_job)")
+        dcpu+=("$(getkv "$line" db_cpu_us_per_job)")
     done
     echo "scenario=throughput db=$db jobs=$jobs slaves=$slaves concurrent=$CONCURRENT batch=${BATCH:-500} runs=$runs" \
         "jobs_per_s=$(median "${tput[@]}") p50_ms=$(median "${p50[@]}") p99_ms=$(median "${p99[@]}")" \
-        "master_cpu_us_per_job=$(median "${mcpu[@]}") jobs_per_s_runs=$(joined "${tput[@]}")"
+        "master_cpu_us_per_job=$(median "${mcpu[@]}")${dcpu[0]:+ db_cpu_us_per_job=$(median "${dcpu[@]}")}" \
+        "jobs_per_s_runs=$(joined "${tput[@]}")"
 }
 
 # gearman_once TAG QUEUE JOBS WORKERS: gearmand (mysql or builtin queue) and

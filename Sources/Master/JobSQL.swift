@@ -12,16 +12,18 @@ struct JobSQL<Connection: SQLConnection> {
         /// Appended to a sweep's read: MariaDB locks the rows it will change,
         /// skipping those another master holds; SQLite has one writer.
         var lockForUpdate: String
-        /// Appended to a read whose rows the transaction will change next: the
-        /// read waits for, and then holds, their locks (SQLite has one writer).
-        var lockRows: String
+        /// After the table name of a statement that picks rows by an id list:
+        /// MariaDB's planner may otherwise walk a state index (every Running
+        /// job, waiting on the row locks of other transactions) when few rows
+        /// are in that state; SQLite plans it by primary key anyway.
+        var byID: String
         /// Tie-break after created_at: MariaDB's insertion sequence (SQLite
         /// returns rows of equal created_at in rowid order anyway).
         var orderTieBreak: String
 
-        static var sqlite: Dialect { Dialect(greatest: "MAX", lockForUpdate: "", lockRows: "", orderTieBreak: "") }
+        static var sqlite: Dialect { Dialect(greatest: "MAX", lockForUpdate: "", byID: "", orderTieBreak: "") }
         static var mariadb: Dialect {
-            Dialect(greatest: "GREATEST", lockForUpdate: " FOR UPDATE SKIP LOCKED", lockRows: " FOR UPDATE", orderTieBreak: ", seq")
+            Dialect(greatest: "GREATEST", lockForUpdate: " FOR UPDATE SKIP LOCKED", byID: " FORCE INDEX (PRIMARY)", orderTieBreak: ", seq")
         }
     }
 
@@ -89,36 +91,40 @@ struct JobSQL<Connection: SQLConnection> {
         return repeated.isEmpty ? .stale : .repeated
     }
 
-    /// Several results: the successes are checked with one read and recorded
-    /// with one write for the lot (on MariaDB each statement is a round trip;
-    /// this was the busiest path); failures, rare, go one by one.
+    /// Several results: the successes are recorded with one conditional
+    /// write for the lot (on MariaDB each statement is a round trip; this is
+    /// the busiest path), and read back only when some of them did not
+    /// change; failures, rare, go one by one.
     func finish(_ results: [JobResult], now: Int64, retry: RetryPolicy) throws -> [FinishOutcome] {
         let ok = results.filter(\.ok)
         guard ok.count > 1, Set(ok.map(\.id)).count == ok.count else {
             return try results.map { try finish($0, now: now, retry: retry) }
         }
-        let current = Dictionary(uniqueKeysWithValues: try db.query("""
-            SELECT id, lease, state FROM jobs WHERE id IN (\(Self.placeholders(ok.count)))\(dialect.lockRows)
-            """, ok.map { .text($0.id) }) { ($0.text(0), (lease: $0.int(1), state: $0.text(2))) })
+        // Each row changes only if it is still Running under the result's own
+        // lease: a stale result cannot be recorded.
+        let cases = Array(repeating: "WHEN ? THEN ?", count: ok.count).joined(separator: " ")
+        let ids = ok.map { SQLValue.text($0.id) }
+        let changed = try db.run("""
+            UPDATE jobs\(dialect.byID) SET state = 'Succeed', finished_at = ?, error = '', output = CASE id \(cases) END
+            WHERE id IN (\(Self.placeholders(ok.count))) AND state = 'Running' AND lease = CASE id \(cases) END
+            """, [.int(now)] + ok.flatMap { [SQLValue.text($0.id), .blob($0.output)] } + ids
+                + ok.flatMap { [SQLValue.text($0.id), .int($0.lease)] })
         var decided: [String: FinishOutcome] = [:]
-        var record: [JobResult] = []
-        for r in ok {
-            guard let c = current[r.id], c.lease == r.lease else { decided[r.id] = .stale; continue }
-            switch c.state {
-            case JobState.running.rawValue: record.append(r); decided[r.id] = .recorded
-            case JobState.succeed.rawValue: decided[r.id] = .repeated
-            default: decided[r.id] = .stale
-            }
-        }
-        if !record.isEmpty {
-            let cases = Array(repeating: "WHEN ? THEN ?", count: record.count).joined(separator: " ")
-            let changed = try db.run("""
-                UPDATE jobs SET state = 'Succeed', finished_at = ?, error = '', output = CASE id \(cases) END
-                WHERE id IN (\(Self.placeholders(record.count))) AND state = 'Running'
-                """, [.int(now)] + record.flatMap { [SQLValue.text($0.id), .blob($0.output)] } + record.map { .text($0.id) })
-            // The rows were read under lock (or by the only writer): none can have moved.
-            guard changed == record.count else {
-                throw StoreError.invalid("finish: \(changed) of \(record.count) running jobs changed; refusing a partial finish")
+        if changed == ok.count {
+            for r in ok { decided[r.id] = .recorded }
+        } else {
+            // Some were not Running under their lease. A row Succeed under the
+            // result's lease was recorded by this write (finished_at is this
+            // call's `now`) or earlier, by a finish whose ack was lost (repeated).
+            let current = Dictionary(uniqueKeysWithValues: try db.query("""
+                SELECT id, lease, state, finished_at FROM jobs\(dialect.byID) WHERE id IN (\(Self.placeholders(ok.count)))
+                """, ids) { ($0.text(0), (lease: $0.int(1), state: $0.text(2), finishedAt: $0.int(3))) })
+            for r in ok {
+                guard let c = current[r.id], c.lease == r.lease, c.state == JobState.succeed.rawValue else {
+                    decided[r.id] = .stale
+                    continue
+                }
+                decided[r.id] = c.finishedAt == now ? .recorded : .repeated
             }
         }
         return try results.map { r in

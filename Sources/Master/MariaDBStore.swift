@@ -56,26 +56,74 @@ public final class MariaDBStore: SharedJobSQL {
     }
 
     public func insert(_ jobs: [NewJob], maxTry: Int, now: Int64) throws -> [String] {
-        try jobs.map { new in
-            if let key = new.uniqueKey, let existing = try existingID(uniqueKey: key) { return existing }
-            let id = JobID.make()
-            do {
-                try db.run("""
-                    INSERT INTO jobs (id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key,
-                                      input, max_try, created_at, error, pin)
-                    VALUES (?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
-                    """, [.text(id), .text(new.kind), .text(new.minerID), .int(Int64(new.deadlineIdx)),
-                          .text(PartitionList.format(new.partitions)), .int(Int64(new.priority)),
-                          .int(new.deadlineAt ?? Int64.max), new.uniqueKey.map { .text($0) } ?? .null,
-                          .blob(new.input), .int(Int64(maxTry)), .int(now), .text(new.worker ?? "")])
-            } catch let error as MariaDBError where error.isDuplicateKey && new.uniqueKey != nil {
-                // Another master inserted the same key first (our insert waited
-                // for its commit): the key's job is theirs, as with a sequential submit.
-                if let key = new.uniqueKey, let existing = try existingID(uniqueKey: key) { return existing }
-                throw error
-            }
-            return id
+        // Jobs without a unique key, nearly always all of them, go in
+        // multi-row INSERTs: one round trip for up to 256 jobs instead of one
+        // each. A keyed job is inserted on its own (it may already exist, or
+        // repeat an earlier key of this batch), after the plain jobs before it,
+        // so the insertion sequence, the claim order's last tie-break, stays
+        // the submit order.
+        var ids = [String](repeating: "", count: jobs.count)
+        var plain: [Int] = []
+        for (i, new) in jobs.enumerated() {
+            guard new.uniqueKey != nil else { plain.append(i); continue }
+            try insertPlain(plain, of: jobs, into: &ids, maxTry: maxTry, now: now)
+            plain.removeAll()
+            ids[i] = try insertKeyed(new, maxTry: maxTry, now: now)
         }
+        try insertPlain(plain, of: jobs, into: &ids, maxTry: maxTry, now: now)
+        return ids
+    }
+
+    /// Inserts `jobs[indices]` in multi-row chunks, writing their new ids to `ids`.
+    private func insertPlain(_ indices: [Int], of jobs: [NewJob], into ids: inout [String], maxTry: Int, now: Int64) throws {
+        var rest = indices[...]
+        while !rest.isEmpty {
+            // Fixed chunk sizes keep the prepared-statement cache to a handful
+            // of statements; the byte bound keeps a chunk of large inputs well
+            // under the server's max_allowed_packet (16 MiB by default).
+            let size = Self.insertChunks.first { n in
+                n <= rest.count && rest.prefix(n).reduce(0) { $0 + jobs[$1].input.count } <= Self.insertChunkBytes
+            } ?? 1
+            var params: [SQLValue] = []
+            params.reserveCapacity(size * Self.insertColumnCount)
+            for i in rest.prefix(size) {
+                ids[i] = JobID.make()
+                params += Self.insertValues(id: ids[i], jobs[i], maxTry: maxTry, now: now)
+            }
+            rest = rest.dropFirst(size)
+            let rows = Array(repeating: Self.insertRow, count: size).joined(separator: ", ")
+            try db.run("INSERT INTO jobs (\(Self.insertColumns)) VALUES \(rows)", params)
+        }
+    }
+
+    static let insertChunks = [256, 64, 16, 4, 1]
+    static let insertChunkBytes = 4 << 20
+    static let insertColumns = """
+        id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, max_try, created_at, error, pin
+        """
+    static let insertRow = "(?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)"
+    static let insertColumnCount = 12
+
+    static func insertValues(id: String, _ new: NewJob, maxTry: Int, now: Int64) -> [SQLValue] {
+        [.text(id), .text(new.kind), .text(new.minerID), .int(Int64(new.deadlineIdx)),
+         .text(PartitionList.format(new.partitions)), .int(Int64(new.priority)),
+         .int(new.deadlineAt ?? Int64.max), new.uniqueKey.map { .text($0) } ?? .null,
+         .blob(new.input), .int(Int64(maxTry)), .int(now), .text(new.worker ?? "")]
+    }
+
+    private func insertKeyed(_ new: NewJob, maxTry: Int, now: Int64) throws -> String {
+        if let key = new.uniqueKey, let existing = try existingID(uniqueKey: key) { return existing }
+        let id = JobID.make()
+        do {
+            try db.run("INSERT INTO jobs (\(Self.insertColumns)) VALUES \(Self.insertRow)",
+                       Self.insertValues(id: id, new, maxTry: maxTry, now: now))
+        } catch let error as MariaDBError where error.isDuplicateKey && new.uniqueKey != nil {
+            // Another master inserted the same key first (our insert waited
+            // for its commit): the key's job is theirs, as with a sequential submit.
+            if let key = new.uniqueKey, let existing = try existingID(uniqueKey: key) { return existing }
+            throw error
+        }
+        return id
     }
 
     public func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job] {
@@ -120,10 +168,12 @@ public final class MariaDBStore: SharedJobSQL {
     /// key (rows another master is claiming are locked: skipped, not waited
     /// for) and moves them to Running in one UPDATE. They share one new lease:
     /// fencing keys on (id, lease), and the lease is new for each job's claim.
-    /// One round trip for the lot instead of two per job.
+    /// One round trip for the lot instead of two per job. Both statements go
+    /// by primary key (forced, as in `JobSQL.Dialect.byID`): walking the
+    /// claim index's ReadyToRun range instead would touch every ready job.
     private func lockAndClaim(_ ids: [String], worker: String, now: Int64) throws -> [Job] {
         let locked = try db.query("""
-            SELECT \(Self.columns) FROM jobs
+            SELECT \(Self.columns) FROM jobs FORCE INDEX (PRIMARY)
             WHERE id IN (\(JobSQL<MariaDBConnection>.placeholders(ids.count))) AND state = 'ReadyToRun' AND not_before <= ?
             ORDER BY deadline_at, priority DESC, created_at, seq
             FOR UPDATE SKIP LOCKED
@@ -131,7 +181,7 @@ public final class MariaDBStore: SharedJobSQL {
         guard !locked.isEmpty else { return [] }
         let lease = JobLeaseToken.make()
         let changed = try db.run("""
-            UPDATE jobs SET state = 'Running', try_num = try_num + 1, lease = ?, worker = ?,
+            UPDATE jobs FORCE INDEX (PRIMARY) SET state = 'Running', try_num = try_num + 1, lease = ?, worker = ?,
                    started_at = ?, heartbeat_at = ?, finished_at = 0
             WHERE id IN (\(JobSQL<MariaDBConnection>.placeholders(locked.count))) AND state = 'ReadyToRun'
             """, [.int(lease), .text(worker), .int(now), .int(now)] + locked.map { .text($0.id) })

@@ -9,10 +9,17 @@ import Shared
 /// before the shared COMMIT has returned.
 ///
 /// The threads are a connection pool: each worker owns one store connection
-/// and takes the whole queue (up to `maxBatch`) as its next group. Workers are
-/// added while operations wait and every worker is busy, up to
-/// `max_connections`; a worker idle for `idle_timeout` closes its connection
-/// while more than `min_connections` remain. SQLite's pool is one connection.
+/// and takes the whole queue (up to `maxBatch`) as its next group. While
+/// operations wait and every worker is busy, a second worker starts at once
+/// (one group runs while the other commits); more, up to `max_connections`,
+/// only when every worker has been on its current group for `stuckAfter`
+/// (a slow `list`, a long sweep). Under load, operations that queue behind
+/// busy workers join their next group, and a few large groups cost the
+/// database far less than many small ones on as many connections: on a
+/// 2-core box, ten busy connections cut MariaDB throughput by a fifth and
+/// raised its CPU per job by a third against two. A worker idle for
+/// `idle_timeout` closes its connection while more than `min_connections`
+/// remain. SQLite's pool is one connection.
 ///
 /// A lost connection (the database restarted) is replaced: if it failed
 /// before COMMIT was sent, nothing was applied, so the whole group runs again
@@ -67,6 +74,15 @@ public final class StoreExecutor: @unchecked Sendable {
     /// Worker threads alive, and those of them waiting for work (or starting).
     private var workers = 0
     private var available = 0
+    /// Workers started as soon as operations wait: two, so one group can
+    /// run while the other commits.
+    private let pipelined = 2
+    /// µs every worker must have spent on its current group before more are added.
+    private let stuckAfter: Int64 = 50_000
+    private var growCheckPending = false
+    /// When each busy worker started its current group, by worker number.
+    private var groupStarts: [Int: Int64] = [:]
+    private var nextWorker = 0
     private var outage = Outage()
     /// Upper bound on one group, so a flood of requests still sees steady commits.
     private let maxBatch = 1024
@@ -124,10 +140,31 @@ public final class StoreExecutor: @unchecked Sendable {
             return
         }
         queue.append(op)
-        // Grow the pool only when no worker is free to take this group.
-        if available == 0 && workers < pool.maxConnections { spawnLocked(eager: false) }
+        if available == 0 && workers < pool.maxConnections {
+            if workers < pipelined { spawnLocked(eager: false) } else { scheduleGrowCheckLocked() }
+        }
         lock.signal()
         lock.unlock()
+    }
+
+    /// Call with `lock` held: looks again after `stuckAfter` whether operations
+    /// still wait behind workers that are all stuck, and adds a worker if so.
+    private func scheduleGrowCheckLocked() {
+        guard !growCheckPending else { return }
+        growCheckPending = true
+        DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(Int(stuckAfter))) { [weak self] in
+            self?.growCheck()
+        }
+    }
+
+    private func growCheck() {
+        lock.lock()
+        defer { lock.unlock() }
+        growCheckPending = false
+        guard !stopping, !queue.isEmpty, available == 0, workers < pool.maxConnections else { return }
+        let latestStart = groupStarts.values.max() ?? 0
+        if nowMicros() - latestStart >= stuckAfter { spawnLocked(eager: false) }
+        scheduleGrowCheckLocked()
     }
 
     /// Operations waiting for a worker (for tests and diagnostics).
@@ -170,6 +207,8 @@ public final class StoreExecutor: @unchecked Sendable {
     private func work(_ start: Connection?) {
         var connection = start
         lock.lock()
+        let id = nextWorker
+        nextWorker += 1
         var idleSince = nowMicros()
         while true {
             if queue.isEmpty {
@@ -188,9 +227,11 @@ public final class StoreExecutor: @unchecked Sendable {
             let batch = Array(queue.prefix(take))
             queue.removeFirst(take)
             available -= 1
+            groupStarts[id] = nowMicros()
             lock.unlock()
             connection = process(batch, on: connection)
             lock.lock()
+            groupStarts[id] = nil
             available += 1
             idleSince = nowMicros()
         }

@@ -56,6 +56,10 @@ func runJobs(_ o: Options) async throws {
         return pid
     }
     let hasMaster = o.optionalString("master-pid") != nil
+    let dbPid = try o.optionalString("db-pid").map { text -> Int32 in
+        guard let pid = Int32(text) else { throw BenchError("--db-pid \(text): expected a process id") }
+        return pid
+    }
     let stopPid = try o.optionalString("stop-pid").map { text -> Int32 in
         guard let pid = Int32(text) else { throw BenchError("--stop-pid \(text): expected a process id") }
         return pid
@@ -64,6 +68,7 @@ func runJobs(_ o: Options) async throws {
 
     let admin = try await connectAdmin(master, token: token)
     let cpuBefore = try watched.map { try ProcSample.read(pid: $0) }
+    let dbBefore = try dbPid.map { try ProcSample.read(pid: $0) }
     let (batches, t0, submitSeconds) = try await submitJobs(admin, count: count, batch: batch, inflight: inflight,
                                                             job: NewJob(kind: JobKind.noop, input: input), label: "run-jobs")
     let ids = batches.flatMap { $0 }
@@ -79,6 +84,7 @@ func runJobs(_ o: Options) async throws {
     }
     // The run is over: sample CPU and end a profile now, before reading the rows back.
     let cpuAfter = try watched.map { try ProcSample.read(pid: $0) }
+    let dbAfter = try dbPid.map { try ProcSample.read(pid: $0) }
     if let stopPid { kill(stopPid, SIGINT) }
     var finished: [String: Job] = [:]
     var pending = ids
@@ -100,7 +106,8 @@ func runJobs(_ o: Options) async throws {
     emit([("jobs", "\(count)"), ("elapsed_s", fmt(elapsed)), ("jobs_per_s", fmt(Double(count) / elapsed, 1)),
           ("p50_ms", fmt(latency.percentile(50))), ("p99_ms", fmt(latency.percentile(99))), ("max_ms", fmt(latency.max)),
           ("submit_s", fmt(submitSeconds)), ("submit_jobs_per_s", fmt(Double(count) / submitSeconds, 1)),
-          ("failed", "\(failed)")] + cpuFigures(before: cpuBefore, after: cpuAfter, hasMaster: hasMaster, jobs: count))
+          ("failed", "\(failed)")] + cpuFigures(before: cpuBefore, after: cpuAfter, hasMaster: hasMaster, jobs: count)
+         + dbCPUFigures(before: dbBefore, after: dbAfter, jobs: count))
 }
 
 /// CPU used over the run by the master (first pid, if given) and by all slaves
@@ -121,6 +128,15 @@ func cpuFigures(before: [ProcSample], after: [ProcSample], hasMaster: Bool, jobs
         out += [("slaves_cpu_pct", fmt(s / wall * 100, 1)), ("slaves_cpu_us_per_job", fmt(s * 1e6 / Double(jobs), 1))]
     }
     return out
+}
+
+/// CPU used over the run by the database server (mariadbd), when its pid is
+/// given: on a shared box it competes with the master for the same cores.
+func dbCPUFigures(before: ProcSample?, after: ProcSample?, jobs: Int) -> [(String, String)] {
+    guard let before, let after else { return [] }
+    let seconds = Double(after.ticks - before.ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    let wall = Double(after.wallMicros - before.wallMicros) / 1e6
+    return [("db_cpu_pct", fmt(seconds / wall * 100, 1)), ("db_cpu_us_per_job", fmt(seconds * 1e6 / Double(jobs), 1))]
 }
 
 /// `fill`: submit N jobs as fast as the admin RPC takes them (backlog set-up).

@@ -10,9 +10,9 @@ let usage = """
     usage: wdpost-bench COMMAND --master HOST:PORT [options]
 
       run-jobs    --admin-token-file F --jobs N [--batch 500] [--inflight 4] [--input JSON] [--timeout 600]
-                  [--master-pid PID] [--slave-pids PID,PID] [--stop-pid PID]
+                  [--master-pid PID] [--slave-pids PID,PID] [--stop-pid PID] [--db-pid PID]
                   submit N noop jobs, wait for all to finish: jobs_per_s, submit-to-start p50/p99
-                  (and the CPU the master and the slaves used meanwhile; SIGINT to --stop-pid,
+                  (and the CPU the master, the slaves and the database server used meanwhile; SIGINT to --stop-pid,
                   e.g. a perf record, when the last job has finished)
       fill        --admin-token-file F --jobs N [--batch 10000] [--inflight 2]
                   submit N jobs as fast as the admin RPC takes them

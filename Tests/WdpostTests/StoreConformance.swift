@@ -10,6 +10,7 @@ struct StoreConformance {
 
     static let allChecks: [(String, (StoreConformance) throws -> Void)] = [
         ("insertAndUniqueKey", { try $0.insertAndUniqueKey() }),
+        ("largeMixedSubmit", { try $0.largeMixedSubmit() }),
         ("claimOrderAndFilters", { try $0.claimOrderAndFilters() }),
         ("claimIsExclusive", { try $0.claimIsExclusive() }),
         ("finishIsFencedAndIdempotent", { try $0.finishIsFencedAndIdempotent() }),
@@ -46,6 +47,37 @@ struct StoreConformance {
         XCTAssertEqual(job.maxTry, 3)
         XCTAssertEqual(job.id.count, 11)
         XCTAssertEqual(job.input, Data("{}".utf8))
+    }
+
+    /// A submit larger than any insert chunk, with keyed jobs (one new, one
+    /// repeating an earlier key of the same batch) among plain ones and inputs
+    /// big enough to split chunks by size: ids come back in submit order, each
+    /// job has its own input, and claims follow submit order.
+    func largeMixedSubmit() throws {
+        let big = Data(repeating: 0x5a, count: 1 << 20)
+        var jobs: [NewJob] = (0..<700).map { NewJob(kind: "noop", input: Data("\($0)".utf8)) }
+        jobs[10] = NewJob(kind: "noop", input: Data("keyed".utf8), uniqueKey: "batch-key")
+        jobs[400] = NewJob(kind: "noop", input: Data("again".utf8), uniqueKey: "batch-key")
+        for i in 600..<612 { jobs[i] = NewJob(kind: "noop", input: big + Data("\(i)".utf8)) }
+        let ids = try insert(jobs)
+        XCTAssertEqual(ids.count, 700)
+        XCTAssertEqual(ids[400], ids[10], "a key repeated within one submit names the same job")
+        XCTAssertEqual(Set(ids).count, 699, "every other job is new")
+        XCTAssertEqual(try get(ids[10]).input, Data("keyed".utf8))
+        for i in [0, 255, 256, 599, 605, 611, 699] {
+            XCTAssertEqual(try get(ids[i]).input, jobs[i].input, "job \(i) has its own input")
+        }
+        var order: [String] = []
+        while true {
+            let page = try claim(limit: 97, now: 2_000)
+            if page.isEmpty { break }
+            order += page.map(\.id)
+        }
+        var expected: [String] = []
+        for id in ids where !expected.contains(id) { expected.append(id) }
+        XCTAssertEqual(order.count, expected.count)
+        let firstDifference = zip(order, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        XCTAssertNil(firstDifference, "jobs submitted together are claimed in submit order")
     }
 
     func claimOrderAndFilters() throws {
