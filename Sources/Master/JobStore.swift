@@ -56,6 +56,8 @@ public struct RetryPolicy: Sendable {
     /// Not before this time (µs) may a failed attempt be claimed again.
     public var notBefore: Int64
     public init(notBefore: Int64) { self.notBefore = notBefore }
+    /// Claimable again `micros` from now.
+    public static func after(_ micros: Int64) -> RetryPolicy { RetryPolicy(notBefore: nowMicros() + micros) }
 }
 
 /// The job table behind one protocol, implemented by SQLite and MariaDB and
@@ -82,6 +84,9 @@ public protocol JobStore: AnyObject {
     func insert(_ jobs: [NewJob], maxTry: Int, now: Int64) throws -> [String]
     /// Moves up to `limit` claimable jobs to Running for `worker`, each with a new lease.
     func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job]
+    /// Claims for several workers with the same kinds and miners at once, the
+    /// earlier entries first; the jobs of each entry, as `claim` would give them.
+    func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]]
     /// Refreshes heartbeats; returns the ids the worker must abort (not held with that lease).
     func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String]
     func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome
@@ -112,7 +117,19 @@ public protocol JobStore: AnyObject {
     func latestFailures(limit: Int) throws -> [Job]
 }
 
+/// One worker's share of a merged claim.
+public struct ClaimWanted: Sendable, Equatable {
+    public var worker: String
+    public var limit: Int
+    public init(worker: String, limit: Int) { self.worker = worker; self.limit = limit }
+}
+
 extension JobStore {
+    /// One claim per worker (SQLite: each is a read of the same in-process file).
+    public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
+        try wanted.map { try claim(worker: $0.worker, kinds: kinds, miners: miners, limit: $0.limit, now: now) }
+    }
+
     public func finish(_ results: [JobResult], now: Int64, retry: RetryPolicy) throws -> [FinishOutcome] {
         try results.map { try finish($0, now: now, retry: retry) }
     }

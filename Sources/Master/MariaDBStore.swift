@@ -127,8 +127,19 @@ public final class MariaDBStore: SharedJobSQL {
     }
 
     public func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job] {
-        guard !kinds.isEmpty, limit > 0 else { return [] }
-        var filter: [SQLValue] = [.int(now), .text(worker)] + kinds.map { .text($0) }
+        try claim([ClaimWanted(worker: worker, limit: limit)], kinds: kinds, miners: miners, now: now)[0]
+    }
+
+    /// One claim for several workers: the same three statements as for one
+    /// (candidates, lock, update), whatever the number of workers. Jobs go
+    /// in claim order to the earliest entry that still wants jobs and may
+    /// take them (a pinned job only to its worker).
+    public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
+        var claimed = [[Job]](repeating: [], count: wanted.count)
+        var remaining = wanted.map { max(0, $0.limit) }
+        guard !kinds.isEmpty, remaining.contains(where: { $0 > 0 }) else { return claimed }
+        let workers = Array(Set(wanted.map(\.worker))).sorted()
+        var filter: [SQLValue] = [.int(now)] + workers.map { .text($0) } + kinds.map { .text($0) }
         var minerFilter = ""
         if !miners.isEmpty {
             minerFilter = " AND (miner_id = '' OR miner_id IN (\(JobSQL<MariaDBConnection>.placeholders(miners.count))))"
@@ -138,24 +149,28 @@ public final class MariaDBStore: SharedJobSQL {
         // by primary key with SKIP LOCKED. Locking the ordered query itself
         // would lock every row the sort reads (all ready jobs, not just
         // `limit`), so a second master's claims would find nothing to take.
-        let page = limit + 8
         var skipped = 0
-        var claimed: [Job] = []
-        while claimed.count < limit {
+        while true {
+            let total = remaining.reduce(0, +)
+            guard total > 0 else { break }
+            let page = total + 8
             let candidates = try db.query("""
                 SELECT id FROM jobs
-                WHERE state = 'ReadyToRun' AND not_before <= ? AND (pin = '' OR pin = ?)
+                WHERE state = 'ReadyToRun' AND not_before <= ?
+                  AND (pin = '' OR pin IN (\(JobSQL<MariaDBConnection>.placeholders(workers.count))))
                   AND kind IN (\(JobSQL<MariaDBConnection>.placeholders(kinds.count)))\(minerFilter)
                 ORDER BY deadline_at, priority DESC, created_at, seq LIMIT ? OFFSET ?
                 """, filter + [.int(Int64(page)), .int(Int64(skipped))]) { $0.text(0) }
             // Take the page in claim order, as many at a time as are still wanted.
             var rest = candidates[...]
-            while claimed.count < limit && !rest.isEmpty {
-                let wanted = Array(rest.prefix(limit - claimed.count))
-                rest = rest.dropFirst(wanted.count)
-                let got = try lockAndClaim(wanted, worker: worker, now: now)
-                skipped += wanted.count - got.count
-                claimed += got
+            while !rest.isEmpty {
+                let want = remaining.reduce(0, +)
+                guard want > 0 else { break }
+                let ids = Array(rest.prefix(want))
+                rest = rest.dropFirst(ids.count)
+                let got = try lockAndClaim(ids, for: wanted, remaining: &remaining, now: now)
+                skipped += ids.count - got.reduce(0) { $0 + $1.count }
+                for (i, jobs) in got.enumerated() { claimed[i] += jobs }
             }
             // Jobs claimed here leave the next page (this transaction sees its
             // own updates); skipped ones stay, so the offset counts only those.
@@ -166,35 +181,46 @@ public final class MariaDBStore: SharedJobSQL {
 
     /// Locks those of `ids` that are still ready in one statement by primary
     /// key (rows another master is claiming are locked: skipped, not waited
-    /// for) and moves them to Running in one UPDATE. They share one new lease:
-    /// fencing keys on (id, lease), and the lease is new for each job's claim.
-    /// One round trip for the lot instead of two per job. Both statements go
-    /// by primary key (forced, as in `JobSQL.Dialect.byID`): walking the
-    /// claim index's ReadyToRun range instead would touch every ready job.
-    private func lockAndClaim(_ ids: [String], worker: String, now: Int64) throws -> [Job] {
+    /// for), shares them out among `wanted` and moves them to Running in one
+    /// UPDATE. The jobs of one entry share one new lease: fencing keys on
+    /// (id, lease), and the lease is new for each job's claim. Both
+    /// statements go by primary key (forced, as in `JobSQL.Dialect.byID`):
+    /// walking the claim index's ReadyToRun range would touch every ready job.
+    private func lockAndClaim(_ ids: [String], for wanted: [ClaimWanted], remaining: inout [Int], now: Int64) throws -> [[Job]] {
         let locked = try db.query("""
             SELECT \(Self.columns) FROM jobs FORCE INDEX (PRIMARY)
             WHERE id IN (\(JobSQL<MariaDBConnection>.placeholders(ids.count))) AND state = 'ReadyToRun' AND not_before <= ?
             ORDER BY deadline_at, priority DESC, created_at, seq
             FOR UPDATE SKIP LOCKED
             """, ids.map { .text($0) } + [.int(now)], JobSQL<MariaDBConnection>.job)
-        guard !locked.isEmpty else { return [] }
-        let lease = JobLeaseToken.make()
-        let changed = try db.run("""
-            UPDATE jobs FORCE INDEX (PRIMARY) SET state = 'Running', try_num = try_num + 1, lease = ?, worker = ?,
-                   started_at = ?, heartbeat_at = ?, finished_at = 0
-            WHERE id IN (\(JobSQL<MariaDBConnection>.placeholders(locked.count))) AND state = 'ReadyToRun'
-            """, [.int(lease), .text(worker), .int(now), .int(now)] + locked.map { .text($0.id) })
-        // The rows are locked by this transaction, so none can have changed state.
-        guard changed == locked.count else {
-            throw StoreError.invalid("claim: \(changed) of \(locked.count) locked jobs changed; refusing a partial claim")
-        }
-        return locked.map { job in
+        var shares = [[Job]](repeating: [], count: wanted.count)
+        var leases: [Int64?] = Array(repeating: nil, count: wanted.count)
+        for job in locked {
+            // A locked job no entry may take stays ready; its lock ends with the transaction.
+            guard let i = wanted.indices.first(where: { remaining[$0] > 0 && (job.pin.isEmpty || job.pin == wanted[$0].worker) }) else { continue }
+            let lease = leases[i] ?? JobLeaseToken.make()
+            leases[i] = lease
             var job = job
-            job.state = .running; job.tryNum += 1; job.lease = lease; job.worker = worker
+            job.state = .running; job.tryNum += 1; job.lease = lease; job.worker = wanted[i].worker
             job.startedAt = now; job.heartbeatAt = now; job.finishedAt = 0
-            return job
+            shares[i].append(job)
+            remaining[i] -= 1
         }
+        let taken = shares.flatMap { $0 }
+        guard !taken.isEmpty else { return shares }
+        let cases = Array(repeating: "WHEN ? THEN ?", count: taken.count).joined(separator: " ")
+        let changed = try db.run("""
+            UPDATE jobs FORCE INDEX (PRIMARY) SET state = 'Running', try_num = try_num + 1,
+                   lease = CASE id \(cases) END, worker = CASE id \(cases) END,
+                   started_at = ?, heartbeat_at = ?, finished_at = 0
+            WHERE id IN (\(JobSQL<MariaDBConnection>.placeholders(taken.count))) AND state = 'ReadyToRun'
+            """, taken.flatMap { [SQLValue.text($0.id), .int($0.lease)] } + taken.flatMap { [SQLValue.text($0.id), .text($0.worker)] }
+                + [.int(now), .int(now)] + taken.map { .text($0.id) })
+        // The rows are locked by this transaction, so none can have changed state.
+        guard changed == taken.count else {
+            throw StoreError.invalid("claim: \(changed) of \(taken.count) locked jobs changed; refusing a partial claim")
+        }
+        return shares
     }
 
     public func archive(finishedBefore: Int64) throws -> Int {

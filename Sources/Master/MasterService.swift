@@ -11,6 +11,7 @@ public final class MasterService: @unchecked Sendable {
     let wake: WakeSignal
     let slaves = SlaveRegistry()
     let claims = ClaimCache()
+    let batcher: FinishClaimBatcher
     public let metrics = MasterMetrics()
     /// DeepBrainChain verification orders.
     public let dbc: DBCCoordinator
@@ -21,6 +22,7 @@ public final class MasterService: @unchecked Sendable {
         self.logger = logger
         let wake = WakeSignal()
         self.wake = wake
+        batcher = FinishClaimBatcher(retryInterval: config.task.retryJobInterval)
         dbc = DBCCoordinator(config: config, executor: executor, logger: logger, wake: wake)
     }
 
@@ -31,7 +33,7 @@ public final class MasterService: @unchecked Sendable {
         return try await executor.run(body)
     }
 
-    var retryPolicy: RetryPolicy { RetryPolicy(notBefore: nowMicros() + config.task.retryJobInterval) }
+    var retryPolicy: RetryPolicy { .after(config.task.retryJobInterval) }
 
     // MARK: slave requests
 
@@ -46,9 +48,9 @@ public final class MasterService: @unchecked Sendable {
         var woken = true
         while woken && mayClaim() {
             let generation = wake.current
-            let jobs = try await db { store in
-                try store.claim(worker: worker, kinds: kinds, miners: capabilities.allowedMiners, limit: limit, now: nowMicros())
-            }
+            let claim = FinishClaimBatcher.Claim(kinds: kinds, miners: capabilities.allowedMiners, limit: limit)
+            let jobs = try await batcher.submit(.init(worker: worker, results: [], claim: claim, mayClaim: mayClaim),
+                                                store: { try await self.db($0) }).jobs
             if !jobs.isEmpty { return PullResponse(jobs: handedOut(jobs, to: worker)) }
             let left = deadline - nowMicros()
             if left <= 0 || kinds.isEmpty || limit == 0 { break }
@@ -89,16 +91,13 @@ public final class MasterService: @unchecked Sendable {
     func finish(worker: String, capabilities: Capabilities, request: FinishRequest,
                 mayClaim: @escaping () -> Bool = { true }) async throws -> FinishResponse {
         let results = try await verified(request.results, worker: worker)
-        let retry = retryPolicy
-        let pull = request.pull.map { p in
-            (kinds: p.kinds.filter { capabilities.kinds.contains($0) }, limit: max(0, min(p.max, capabilities.concurrent)))
+        let claim = request.pull.map { p in
+            FinishClaimBatcher.Claim(kinds: p.kinds.filter { capabilities.kinds.contains($0) }, miners: capabilities.allowedMiners,
+                                     limit: max(0, min(p.max, capabilities.concurrent)))
         }
-        let (outcomes, claimed) = try await db { store -> ([FinishOutcome], [Job]) in
-            let outcomes = try store.finish(results, now: nowMicros(), retry: retry)
-            guard let pull, mayClaim() else { return (outcomes, []) }
-            let jobs = try store.claim(worker: worker, kinds: pull.kinds, miners: capabilities.allowedMiners, limit: pull.limit, now: nowMicros())
-            return (outcomes, jobs)
-        }
+        let answer = try await batcher.submit(.init(worker: worker, results: results, claim: claim, mayClaim: mayClaim),
+                                              store: { try await self.db($0) })
+        let (outcomes, claimed) = (answer.outcomes, answer.jobs)
         var requeued = false
         for (result, outcome) in zip(results, outcomes) {
             let meta: Logger.Metadata = ["job": "\(result.id)", "worker": "\(worker)", "lease": "\(result.lease)"]

@@ -21,6 +21,7 @@ struct StoreConformance {
         ("resetRemoveAndUnknownIds", { try $0.resetRemoveAndUnknownIds() }),
         ("archiveAndPurge", { try $0.archiveAndPurge() }),
         ("pinnedJobsGoToTheirWorkerOnly", { try $0.pinnedJobsGoToTheirWorkerOnly() }),
+        ("claimForSeveralWorkersSharesInOrder", { try $0.claimForSeveralWorkersSharesInOrder() }),
     ]
 
     func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }
@@ -252,7 +253,38 @@ extension StoreConformance {
         XCTAssertEqual(try tx { try store.archive(finishedBefore: 5_000) }, 1)
         XCTAssertEqual(try get(pinned).pin, "box-a", "the archive keeps the pin")
     }
+
+    /// A claim for several workers at once (the master merges the claims of
+    /// slaves whose requests arrive together) gives each exactly what claims
+    /// one after the other would: the earlier entry first, pins respected,
+    /// the leases of different workers' jobs distinct.
+    func claimForSeveralWorkersSharesInOrder() throws {
+        let ids = try insert([NewJob(kind: "noop"), NewJob(kind: "noop", worker: "w2"), NewJob(kind: "noop"),
+                              NewJob(kind: "noop", worker: "w1"), NewJob(kind: "noop"), NewJob(kind: "noop"),
+                              NewJob(kind: "noop", worker: "w3")])
+        let (u1, p2, u3, p1, u5, u6, p3) = (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6])
+        let wanted = [ClaimWanted(worker: "w1", limit: 2), ClaimWanted(worker: "w2", limit: 2), ClaimWanted(worker: "w4", limit: 0)]
+        let got = try tx { try store.claim(wanted, kinds: ["noop"], miners: [], now: 2_000) }
+        XCTAssertEqual(got.count, 3)
+        XCTAssertEqual(got[0].map(\.id), [u1, u3], "w1 first: the first two jobs it may take")
+        XCTAssertEqual(got[1].map(\.id), [p2, u5], "w2: its pinned job, then the next free one")
+        XCTAssertEqual(got[2].count, 0)
+        XCTAssertTrue(Set(got[0].map(\.lease)).isDisjoint(with: got[1].map(\.lease)))
+        for (share, worker) in [(got[0], "w1"), (got[1], "w2")] {
+            for job in share {
+                let stored = try get(job.id)
+                XCTAssertEqual(stored.state, .running)
+                XCTAssertEqual(stored.worker, worker)
+                XCTAssertEqual(stored.lease, job.lease, "the lease handed out is the one stored")
+                XCTAssertEqual(stored.tryNum, 1)
+            }
+        }
+        let rest = try tx { try store.claim([ClaimWanted(worker: "w1", limit: 10)], kinds: ["noop"], miners: [], now: 2_000) }
+        XCTAssertEqual(rest[0].map(\.id), [p1, u6], "w3's pinned job stays for w3")
+        XCTAssertEqual(try get(p3).state, .readyToRun)
+    }
 }
+
 
 final class SQLiteStoreTests: XCTestCase {
     func testConformance() throws {
