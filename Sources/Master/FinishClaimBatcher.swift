@@ -89,13 +89,20 @@ final class FinishClaimBatcher: @unchecked Sendable {
             let answers = try await store { try Self.apply(requests, to: $0, retry: retry) }
             for (entry, answer) in zip(batch, answers) { entry.continuation.resume(returning: answer) }
         } catch where batch.count > 1 {
-            // One request's failure must not fail the others: each runs alone.
-            for entry in batch {
-                do {
-                    let answer = try await store { try Self.apply([entry.request], to: $0, retry: retry) }[0]
-                    entry.continuation.resume(returning: answer)
-                } catch {
-                    entry.continuation.resume(throwing: error)
+            // One request's failure must not fail the others: each runs again
+            // as an operation of its own (the executor gives a failing one its
+            // own savepoint), all at once, so a database outage is waited out
+            // once, not once per request.
+            await withTaskGroup(of: Void.self) { group in
+                for entry in batch {
+                    group.addTask {
+                        do {
+                            let answer = try await store { try Self.apply([entry.request], to: $0, retry: retry) }[0]
+                            entry.continuation.resume(returning: answer)
+                        } catch {
+                            entry.continuation.resume(throwing: error)
+                        }
+                    }
                 }
             }
         } catch {
