@@ -10,6 +10,12 @@ public enum Codec {
     nonisolated(unsafe) static let decoder = JSONDecoder()
 
     public static func encode<T: Encodable>(_ value: T, allocator: ByteBufferAllocator = ByteBufferAllocator()) throws -> ByteBuffer {
+        if let message = value as? WireJSON {
+            let bytes = JSONWriter.encode(message)
+            var buffer = allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            return buffer
+        }
         let data = try encoder.encode(value)
         var buffer = allocator.buffer(capacity: data.count)
         buffer.writeBytes(data)
@@ -17,6 +23,14 @@ public enum Codec {
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        if let message = T.self as? WireJSON.Type {
+            do {
+                let value = try buffer.withUnsafeReadableBytes { try message.init(json: JSONValue.parse($0)) }
+                return value as! T
+            } catch {
+                throw ErrorMessage("malformed \(T.self) payload (\(buffer.readableBytes) bytes): \(error)")
+            }
+        }
         let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
         do {
             return try decoder.decode(type, from: Data(bytes))
