@@ -375,7 +375,7 @@ EOF
 stop_cluster() {
     local pid
     # A slave with nothing running exits within its 1 s shutdown_grace; one that
-    # hangs on SIGTERM (it happens, see docs/BENCHMARKS.md) is killed after 5 s.
+    # hangs on SIGTERM (an old slave did, see docs/BENCHMARKS.md) is killed after 5 s.
     for pid in "${SLAVE_PIDS[@]}"; do stop_pid "$pid" 5; done
     SLAVE_PIDS=()
     [ -n "$MASTER_PID" ] && stop_pid "$MASTER_PID" 30
