@@ -35,7 +35,7 @@ enum Entry {
 func bootstrapLogging(label: String) -> Logger {
     let level = ProcessInfo.processInfo.environment["WDPOST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
+        var handler = LineLogHandler(label: label)
         handler.logLevel = level
         return handler
     }

@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+import Shared
+import XCTest
+
+/// The log lines the daemons write: StreamLogHandler's format, one write each.
+final class LineLogHandlerTests: XCTestCase {
+    func lines(_ body: (inout Logger) -> Void) throws -> [String] {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        var handler = LineLogHandler(label: "wdpost-test", fd: fds[1], metadataProvider: nil)
+        handler.logLevel = .debug
+        var logger = Logger(label: "wdpost-test") { _ in handler }
+        body(&logger)
+        close(fds[1])
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fds[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        close(fds[0])
+        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    func testLinesHaveStreamLogHandlersFormat() throws {
+        struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
+        let out = try lines { logger in
+            logger.info("job claimed", metadata: ["worker": "s1", "job": "J1"])
+            logger[metadataKey: "worker"] = "s2"
+            logger.warning("attempt failed: x\ny", metadata: ["job": "J2"])
+            logger.trace("not at this level")
+            logger.debug("no metadata of its own")
+            logger.error("failed", error: Boom())
+        }
+        XCTAssertEqual(out.count, 6, "five lines and the final newline: \(out)")
+        let stamp = #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}"#
+        let expected = [
+            #"^\#(stamp) info wdpost-test: job=J1 worker=s1 \[WdpostTests\] job claimed$"#,
+            #"^\#(stamp) warning wdpost-test: job=J2 worker=s2 \[WdpostTests\] attempt failed: x$"#,
+            #"^y$"#,
+            #"^\#(stamp) debug wdpost-test: worker=s2 \[WdpostTests\] no metadata of its own$"#,
+            #"^\#(stamp) error wdpost-test: error.message=boom error.type=.*Boom worker=s2 \[WdpostTests\] failed$"#,
+            #"^$"#,
+        ]
+        for (line, pattern) in zip(out, expected) {
+            XCTAssertNotNil(line.range(of: pattern, options: .regularExpression), "\(line) does not match \(pattern)")
+        }
+    }
+}
