@@ -27,22 +27,12 @@ public struct JSONWriter {
 
     public mutating func field(_ key: String, _ values: [String]) {
         self.key(key)
-        bytes.append(UInt8(ascii: "["))
-        for (i, v) in values.enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
-            string(v)
-        }
-        bytes.append(UInt8(ascii: "]"))
+        array(values) { $0.string($1) }
     }
 
     public mutating func field<T: WireJSON>(_ key: String, _ values: [T]) {
         self.key(key)
-        bytes.append(UInt8(ascii: "["))
-        for (i, v) in values.enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
-            object(v)
-        }
-        bytes.append(UInt8(ascii: "]"))
+        array(values) { $0.object($1) }
     }
 
     public mutating func field<T: WireJSON>(_ key: String, _ value: T) {
@@ -66,6 +56,15 @@ public struct JSONWriter {
         string(key)
         bytes.append(UInt8(ascii: ":"))
         needsComma = true
+    }
+
+    private mutating func array<T>(_ values: [T], _ element: (inout JSONWriter, T) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            element(&self, v)
+        }
+        bytes.append(UInt8(ascii: "]"))
     }
 
     private mutating func integer(_ v: Int64) {
