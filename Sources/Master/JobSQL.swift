@@ -38,6 +38,8 @@ struct JobSQL<Connection: SQLConnection> {
     }
 
     static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ",") }
+    /// The arms of a `CASE id … END` that gives each of `n` rows its own value.
+    static func caseArms(_ n: Int) -> String { Array(repeating: "WHEN ? THEN ?", count: n).joined(separator: " ") }
 
     static func job(_ r: Connection.Row) -> Job {
         Job(id: r.text(0), kind: r.text(1), state: JobState(rawValue: r.text(2)) ?? .failed, minerID: r.text(3),
@@ -50,12 +52,29 @@ struct JobSQL<Connection: SQLConnection> {
 
     func jobs(_ sql: String, _ params: [SQLValue]) throws -> [Job] { try db.query(sql, params, Self.job) }
 
+    /// One conditional write for all of a slave's running jobs (a heartbeat
+    /// carries every job it runs); the rows are read back only when some did
+    /// not change, to name the jobs the slave must abort.
     func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String] {
-        try leases.compactMap { l in
-            let changed = try db.run("UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND lease = ? AND state = 'Running'",
-                                     [.int(now), .text(l.id), .int(l.lease)])
-            return changed == 1 ? nil : l.id
+        guard leases.count > 1, Set(leases.map(\.id)).count == leases.count else {
+            return try leases.compactMap { l in
+                let changed = try db.run("UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND lease = ? AND state = 'Running'",
+                                         [.int(now), .text(l.id), .int(l.lease)])
+                return changed == 1 ? nil : l.id
+            }
         }
+        let ids = leases.map { SQLValue.text($0.id) }
+        let cases = Self.caseArms(leases.count)
+        let changed = try db.run("""
+            UPDATE jobs\(dialect.byID) SET heartbeat_at = ?
+            WHERE id IN (\(Self.placeholders(leases.count))) AND state = 'Running' AND lease = CASE id \(cases) END
+            """, [.int(now)] + ids + leases.flatMap { [SQLValue.text($0.id), .int($0.lease)] })
+        if changed == leases.count { return [] }
+        let held = Set(try db.query("""
+            SELECT id FROM jobs\(dialect.byID) WHERE id IN (\(Self.placeholders(leases.count))) AND state = 'Running'
+              AND lease = CASE id \(cases) END
+            """, ids + leases.flatMap { [SQLValue.text($0.id), .int($0.lease)] }) { $0.text(0) })
+        return leases.map(\.id).filter { !held.contains($0) }
     }
 
     /// The failure transition shared by finish-with-error and the sweeps.
@@ -102,7 +121,7 @@ struct JobSQL<Connection: SQLConnection> {
         }
         // Each row changes only if it is still Running under the result's own
         // lease: a stale result cannot be recorded.
-        let cases = Array(repeating: "WHEN ? THEN ?", count: ok.count).joined(separator: " ")
+        let cases = Self.caseArms(ok.count)
         let ids = ok.map { SQLValue.text($0.id) }
         let changed = try db.run("""
             UPDATE jobs\(dialect.byID) SET state = 'Succeed', finished_at = ?, error = '', output = CASE id \(cases) END

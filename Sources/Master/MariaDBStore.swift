@@ -208,7 +208,7 @@ public final class MariaDBStore: SharedJobSQL {
         }
         let taken = shares.flatMap { $0 }
         guard !taken.isEmpty else { return shares }
-        let cases = Array(repeating: "WHEN ? THEN ?", count: taken.count).joined(separator: " ")
+        let cases = JobSQL<MariaDBConnection>.caseArms(taken.count)
         let changed = try db.run("""
             UPDATE jobs FORCE INDEX (PRIMARY) SET state = 'Running', try_num = try_num + 1,
                    lease = CASE id \(cases) END, worker = CASE id \(cases) END,

@@ -178,6 +178,10 @@ struct StoreConformance {
         let abort = try tx { try store.heartbeat([leases[0], leases[1], JobLease(id: jobs[2].id, lease: 1)], now: 5_000) }
         XCTAssertEqual(abort, [jobs[2].id], "a heartbeat with a wrong lease is told to abort")
         XCTAssertEqual(try get(jobs[0].id).heartbeatAt, 5_000)
+        XCTAssertEqual(try tx { try store.heartbeat([leases[1], JobLease(id: "NoSuchJob01", lease: 1), leases[0]], now: 5_000) },
+                       ["NoSuchJob01"], "an unknown job is told to abort; the others are held")
+        XCTAssertEqual(try tx { try store.heartbeat([leases[0], leases[1]], now: 5_000) }, [])
+        XCTAssertEqual(try get(jobs[1].id).heartbeatAt, 5_000)
         // Job 2 missed its heartbeat; job 0 ran too long; job 1 is fine.
         let expired = try tx { try store.expire(heartbeatBefore: 4_000, startedBefore: 1_000, now: 6_000, retry: RetryPolicy(notBefore: 6_000)) }
         XCTAssertEqual(expired.map(\.id), [jobs[2].id])
