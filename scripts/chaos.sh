@@ -263,7 +263,7 @@ DB_RESTARTED=0
 STOP_AT=$(( T0 + WINDOW_MS * 58 / 100 ))
 EP_STATE=idle EP_VICTIM="" EP_ROUND=0 EP_TRIES=0 EP_STOPPED_AT=0 EP_RESOLVE_BY=0 EP_OK=0
 declare -a EP_HELD=()
-declare -A EP_LEASE=()
+declare -A EP_LEASE=() EP_TRY=()
 SLAVE_KILLS=0
 STALE_DETAIL=""
 
@@ -274,12 +274,14 @@ held_jobs() {
          END { for (j in held) print j }' "$(current_log "$1")"
 }
 all_master_logs() { local m r; for m in "${MASTERS[@]}"; do for r in $(seq 1 "${RUNS[$m]}"); do echo "$LOGS/$m-$r.log"; done; done; }
-# The lease of the last claim of job $1 by worker $2, from the master logs.
-claimed_lease() {
+# The last claim line of job $1 by worker $2, from the master logs.
+last_claim() {
     local f
-    for f in $(all_master_logs); do grep -h "job=$1 " "$f" | grep "worker=$2 " | grep "job claimed" || true; done \
-        | tail -n 1 | grep -o 'lease=[0-9-]*' | cut -d= -f2
+    for f in $(all_master_logs); do grep -h "job=$1 " "$f" | grep "worker=$2 " | grep "job claimed" || true; done | tail -n 1
 }
+# Its lease and its try.
+claimed_lease() { last_claim "$1" "$2" | grep -o 'lease=[0-9-]*' | cut -d= -f2; }
+claimed_try() { last_claim "$1" "$2" | grep -o 'try=[0-9]*' | cut -d= -f2; }
 
 episode_begin() {
     local candidates=() s
@@ -296,9 +298,12 @@ episode_begin() {
         STOP_AT=$(( NOW + 150 ))
         return 0
     fi
-    EP_LEASE=()
+    EP_LEASE=() EP_TRY=()
     local j
-    for j in "${EP_HELD[@]}"; do EP_LEASE[$j]=$(claimed_lease "$j" "$EP_VICTIM"); done
+    for j in "${EP_HELD[@]}"; do
+        EP_LEASE[$j]=$(claimed_lease "$j" "$EP_VICTIM")
+        EP_TRY[$j]=$(claimed_try "$j" "$EP_VICTIM")
+    done
     EP_STATE=stopped
     EP_ROUND=$(( EP_ROUND + 1 ))
     EP_STOPPED_AT=$NOW
@@ -347,8 +352,12 @@ episode_step() {
             logs="$(current_log master-a) $(current_log master-b)"
             while [ -z "$why" ] && [ "$NOW" -lt $(( EP_STOPPED_AT + STOP_MAX_MS )) ]; do
                 for j in "${EP_HELD[@]}"; do
+                    # Claimed again: a claim with a later try than the stopped
+                    # slave's (an earlier try, run elsewhere before the job came
+                    # to this slave, does not count).
                     # shellcheck disable=SC2086
-                    if grep -h -F "job=$j " $logs | grep "job claimed" | grep -vq "lease=${EP_LEASE[$j]} "; then
+                    if grep -h -F "job=$j " $logs | grep "job claimed" | grep -o 'try=[0-9]*' | cut -d= -f2 |
+                        awk -v mine="${EP_TRY[$j]:-0}" '$1 > mine { found = 1 } END { exit !found }'; then
                         why="$j was claimed again"; break
                     fi
                 done
