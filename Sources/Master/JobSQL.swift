@@ -41,6 +41,30 @@ struct JobSQL<Connection: SQLConnection> {
     /// The arms of a `CASE id … END` that gives each of `n` rows its own value.
     static func caseArms(_ n: Int) -> String { Array(repeating: "WHEN ? THEN ?", count: n).joined(separator: " ") }
 
+    /// Most rows one id-list statement names: its parameters stay far below
+    /// the server's limit (65,535 on MariaDB) however many slaves' requests
+    /// the master merged.
+    static var maxRows: Int { 512 }
+
+    /// `rows` lengthened to the next power of two by repeating the last one,
+    /// so id-list statements come in a few lengths: each connection prepares
+    /// and caches a handful of statements (MariaDB counts them against
+    /// max_prepared_stmt_count), not one per list length. A repeated id in an
+    /// IN list or a CASE changes nothing.
+    static func padded<T>(_ rows: some Collection<T>) -> [T] {
+        var out = Array(rows)
+        guard let last = out.last else { return out }
+        var size = 1
+        while size < out.count { size *= 2 }
+        out += Array(repeating: last, count: size - out.count)
+        return out
+    }
+
+    /// `items` in consecutive pieces of at most `maxRows`.
+    static func chunked<T>(_ items: [T]) -> [ArraySlice<T>] {
+        stride(from: 0, to: items.count, by: maxRows).map { items[$0..<min($0 + maxRows, items.count)] }
+    }
+
     static func job(_ r: Connection.Row) -> Job {
         Job(id: r.text(0), kind: r.text(1), state: JobState(rawValue: r.text(2)) ?? .failed, minerID: r.text(3),
             deadlineIdx: Int(r.int(4)), partitions: PartitionList.parse(r.text(5)), priority: Int(r.int(6)),
@@ -63,18 +87,24 @@ struct JobSQL<Connection: SQLConnection> {
                 return changed == 1 ? nil : l.id
             }
         }
-        let ids = leases.map { SQLValue.text($0.id) }
-        let cases = Self.caseArms(leases.count)
+        return try Self.chunked(leases).flatMap { try heartbeatChunk($0, now: now) }
+    }
+
+    private func heartbeatChunk(_ chunk: ArraySlice<JobLease>, now: Int64) throws -> [String] {
+        let rows = Self.padded(chunk)
+        let ids = rows.map { SQLValue.text($0.id) }
+        let cases = Self.caseArms(rows.count)
+        let leaseCases = rows.flatMap { [SQLValue.text($0.id), .int($0.lease)] }
         let changed = try db.run("""
             UPDATE jobs\(dialect.byID) SET heartbeat_at = ?
-            WHERE id IN (\(Self.placeholders(leases.count))) AND state = 'Running' AND lease = CASE id \(cases) END
-            """, [.int(now)] + ids + leases.flatMap { [SQLValue.text($0.id), .int($0.lease)] })
-        if changed == leases.count { return [] }
+            WHERE id IN (\(Self.placeholders(rows.count))) AND state = 'Running' AND lease = CASE id \(cases) END
+            """, [.int(now)] + ids + leaseCases)
+        if changed == chunk.count { return [] }
         let held = Set(try db.query("""
-            SELECT id FROM jobs\(dialect.byID) WHERE id IN (\(Self.placeholders(leases.count))) AND state = 'Running'
+            SELECT id FROM jobs\(dialect.byID) WHERE id IN (\(Self.placeholders(rows.count))) AND state = 'Running'
               AND lease = CASE id \(cases) END
-            """, ids + leases.flatMap { [SQLValue.text($0.id), .int($0.lease)] }) { $0.text(0) })
-        return leases.map(\.id).filter { !held.contains($0) }
+            """, ids + leaseCases) { $0.text(0) })
+        return chunk.map(\.id).filter { !held.contains($0) }
     }
 
     /// The failure transition shared by finish-with-error and the sweeps.
@@ -119,36 +149,43 @@ struct JobSQL<Connection: SQLConnection> {
         guard ok.count > 1, Set(ok.map(\.id)).count == ok.count else {
             return try results.map { try finish($0, now: now, retry: retry) }
         }
-        // Each row changes only if it is still Running under the result's own
-        // lease: a stale result cannot be recorded.
-        let cases = Self.caseArms(ok.count)
-        let ids = ok.map { SQLValue.text($0.id) }
-        let changed = try db.run("""
-            UPDATE jobs\(dialect.byID) SET state = 'Succeed', finished_at = ?, error = '', output = CASE id \(cases) END
-            WHERE id IN (\(Self.placeholders(ok.count))) AND state = 'Running' AND lease = CASE id \(cases) END
-            """, [.int(now)] + ok.flatMap { [SQLValue.text($0.id), .blob($0.output)] } + ids
-                + ok.flatMap { [SQLValue.text($0.id), .int($0.lease)] })
         var decided: [String: FinishOutcome] = [:]
-        if changed == ok.count {
-            for r in ok { decided[r.id] = .recorded }
-        } else {
-            // Some were not Running under their lease. A row Succeed under the
-            // result's lease was recorded by this write (finished_at is this
-            // call's `now`) or earlier, by a finish whose ack was lost (repeated).
-            let current = Dictionary(uniqueKeysWithValues: try db.query("""
-                SELECT id, lease, state, finished_at FROM jobs\(dialect.byID) WHERE id IN (\(Self.placeholders(ok.count)))
-                """, ids) { ($0.text(0), (lease: $0.int(1), state: $0.text(2), finishedAt: $0.int(3))) })
-            for r in ok {
-                guard let c = current[r.id], c.lease == r.lease, c.state == JobState.succeed.rawValue else {
-                    decided[r.id] = .stale
-                    continue
-                }
-                decided[r.id] = c.finishedAt == now ? .recorded : .repeated
-            }
+        for chunk in Self.chunked(ok) {
+            try recordSuccesses(chunk, now: now, into: &decided)
         }
         return try results.map { r in
             if r.ok, let outcome = decided[r.id] { return outcome }
             return try finish(r, now: now, retry: retry)
+        }
+    }
+
+    /// One write for `chunk`; each row changes only if it is still Running
+    /// under the result's own lease, so a stale result cannot be recorded.
+    private func recordSuccesses(_ chunk: ArraySlice<JobResult>, now: Int64, into decided: inout [String: FinishOutcome]) throws {
+        let rows = Self.padded(chunk)
+        let cases = Self.caseArms(rows.count)
+        let ids = rows.map { SQLValue.text($0.id) }
+        let changed = try db.run("""
+            UPDATE jobs\(dialect.byID) SET state = 'Succeed', finished_at = ?, error = '', output = CASE id \(cases) END
+            WHERE id IN (\(Self.placeholders(rows.count))) AND state = 'Running' AND lease = CASE id \(cases) END
+            """, [.int(now)] + rows.flatMap { [SQLValue.text($0.id), .blob($0.output)] } + ids
+                + rows.flatMap { [SQLValue.text($0.id), .int($0.lease)] })
+        if changed == chunk.count {
+            for r in chunk { decided[r.id] = .recorded }
+            return
+        }
+        // Some were not Running under their lease. A row Succeed under the
+        // result's lease was recorded by this write (finished_at is this
+        // call's `now`) or earlier, by a finish whose ack was lost (repeated).
+        let current = Dictionary(uniqueKeysWithValues: try db.query("""
+            SELECT id, lease, state, finished_at FROM jobs\(dialect.byID) WHERE id IN (\(Self.placeholders(rows.count)))
+            """, ids) { ($0.text(0), (lease: $0.int(1), state: $0.text(2), finishedAt: $0.int(3))) })
+        for r in chunk {
+            guard let c = current[r.id], c.lease == r.lease, c.state == JobState.succeed.rawValue else {
+                decided[r.id] = .stale
+                continue
+            }
+            decided[r.id] = c.finishedAt == now ? .recorded : .repeated
         }
     }
 

@@ -138,7 +138,8 @@ public final class MariaDBStore: SharedJobSQL {
         var claimed = [[Job]](repeating: [], count: wanted.count)
         var remaining = wanted.map { max(0, $0.limit) }
         guard !kinds.isEmpty, remaining.contains(where: { $0 > 0 }) else { return claimed }
-        let workers = Array(Set(wanted.map(\.worker))).sorted()
+        // Padded like the id lists, so the statement's length varies little.
+        let workers = JobSQL<MariaDBConnection>.padded(Array(Set(wanted.map(\.worker))).sorted())
         var filter: [SQLValue] = [.int(now)] + workers.map { .text($0) } + kinds.map { .text($0) }
         var minerFilter = ""
         if !miners.isEmpty {
@@ -164,7 +165,7 @@ public final class MariaDBStore: SharedJobSQL {
             // Take the page in claim order, as many at a time as are still wanted.
             var rest = candidates[...]
             while !rest.isEmpty {
-                let want = remaining.reduce(0, +)
+                let want = min(remaining.reduce(0, +), JobSQL<MariaDBConnection>.maxRows)
                 guard want > 0 else { break }
                 let ids = Array(rest.prefix(want))
                 rest = rest.dropFirst(ids.count)
@@ -187,12 +188,13 @@ public final class MariaDBStore: SharedJobSQL {
     /// statements go by primary key (forced, as in `JobSQL.Dialect.byID`):
     /// walking the claim index's ReadyToRun range would touch every ready job.
     private func lockAndClaim(_ ids: [String], for wanted: [ClaimWanted], remaining: inout [Int], now: Int64) throws -> [[Job]] {
+        let lockIDs = JobSQL<MariaDBConnection>.padded(ids)
         let locked = try db.query("""
             SELECT \(Self.columns) FROM jobs FORCE INDEX (PRIMARY)
-            WHERE id IN (\(JobSQL<MariaDBConnection>.placeholders(ids.count))) AND state = 'ReadyToRun' AND not_before <= ?
+            WHERE id IN (\(JobSQL<MariaDBConnection>.placeholders(lockIDs.count))) AND state = 'ReadyToRun' AND not_before <= ?
             ORDER BY deadline_at, priority DESC, created_at, seq
             FOR UPDATE SKIP LOCKED
-            """, ids.map { .text($0) } + [.int(now)], JobSQL<MariaDBConnection>.job)
+            """, lockIDs.map { .text($0) } + [.int(now)], JobSQL<MariaDBConnection>.job)
         var shares = [[Job]](repeating: [], count: wanted.count)
         var leases: [Int64?] = Array(repeating: nil, count: wanted.count)
         for job in locked {
@@ -206,8 +208,9 @@ public final class MariaDBStore: SharedJobSQL {
             shares[i].append(job)
             remaining[i] -= 1
         }
-        let taken = shares.flatMap { $0 }
-        guard !taken.isEmpty else { return shares }
+        let claimed = shares.flatMap { $0 }.count
+        guard claimed > 0 else { return shares }
+        let taken = JobSQL<MariaDBConnection>.padded(shares.flatMap { $0 })
         let cases = JobSQL<MariaDBConnection>.caseArms(taken.count)
         let changed = try db.run("""
             UPDATE jobs FORCE INDEX (PRIMARY) SET state = 'Running', try_num = try_num + 1,
@@ -217,8 +220,8 @@ public final class MariaDBStore: SharedJobSQL {
             """, taken.flatMap { [SQLValue.text($0.id), .int($0.lease)] } + taken.flatMap { [SQLValue.text($0.id), .text($0.worker)] }
                 + [.int(now), .int(now)] + taken.map { .text($0.id) })
         // The rows are locked by this transaction, so none can have changed state.
-        guard changed == taken.count else {
-            throw StoreError.invalid("claim: \(changed) of \(taken.count) locked jobs changed; refusing a partial claim")
+        guard changed == claimed else {
+            throw StoreError.invalid("claim: \(changed) of \(claimed) locked jobs changed; refusing a partial claim")
         }
         return shares
     }

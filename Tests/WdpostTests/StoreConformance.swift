@@ -22,6 +22,7 @@ struct StoreConformance {
         ("archiveAndPurge", { try $0.archiveAndPurge() }),
         ("pinnedJobsGoToTheirWorkerOnly", { try $0.pinnedJobsGoToTheirWorkerOnly() }),
         ("claimForSeveralWorkersSharesInOrder", { try $0.claimForSeveralWorkersSharesInOrder() }),
+        ("largeBatchesGoInPieces", { try $0.largeBatchesGoInPieces() }),
     ]
 
     func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }
@@ -286,6 +287,31 @@ extension StoreConformance {
         let rest = try tx { try store.claim([ClaimWanted(worker: "w1", limit: 10)], kinds: ["noop"], miners: [], now: 2_000) }
         XCTAssertEqual(rest[0].map(\.id), [p1, u6], "w3's pinned job stays for w3")
         XCTAssertEqual(try get(p3).state, .readyToRun)
+    }
+
+    /// Claims, heartbeats and finishes larger than one statement may name
+    /// (the master merges many slaves' requests): split into pieces, with the
+    /// same outcomes as one by one.
+    func largeBatchesGoInPieces() throws {
+        _ = try insert(Array(repeating: NewJob(kind: "noop"), count: 1_300))
+        let wanted = [ClaimWanted(worker: "w1", limit: 700), ClaimWanted(worker: "w2", limit: 650)]
+        let got = try tx { try store.claim(wanted, kinds: ["noop"], miners: [], now: 2_000) }
+        XCTAssertEqual(got[0].count, 700)
+        XCTAssertEqual(got[1].count, 600, "w2 gets what is left")
+        let jobs = got[0] + got[1]
+        XCTAssertEqual(Set(jobs.map(\.id)).count, 1_300)
+        var leases = jobs.map { JobLease(id: $0.id, lease: $0.lease) }
+        leases.insert(JobLease(id: "NoSuchJob01", lease: 1), at: 600)
+        let abort = try tx { try store.heartbeat(leases, now: 3_000) }
+        XCTAssertEqual(abort, ["NoSuchJob01"])
+        XCTAssertEqual(try get(jobs[1_299].id).heartbeatAt, 3_000)
+        var results = jobs.map { JobResult(id: $0.id, lease: $0.lease, ok: true, output: Data($0.id.utf8)) }
+        results[1_000].lease &+= 1
+        let outcomes = try tx { try store.finish(results, now: 4_000, retry: RetryPolicy(notBefore: 0)) }
+        XCTAssertEqual(outcomes.filter { $0 == .recorded }.count, 1_299)
+        XCTAssertEqual(outcomes[1_000], .stale)
+        XCTAssertEqual(try get(jobs[1_299].id).output, Data(jobs[1_299].id.utf8))
+        XCTAssertEqual(try get(jobs[1_000].id).state, .running)
     }
 }
 
