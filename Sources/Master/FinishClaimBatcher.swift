@@ -22,7 +22,7 @@ final class FinishClaimBatcher: @unchecked Sendable {
         let mayClaim: () -> Bool
     }
 
-    struct Claim: Hashable {
+    struct Claim {
         let kinds: [String]
         let miners: [String]
         let limit: Int

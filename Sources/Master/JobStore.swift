@@ -118,7 +118,7 @@ public protocol JobStore: AnyObject {
 }
 
 /// One worker's share of a merged claim.
-public struct ClaimWanted: Sendable, Equatable {
+public struct ClaimWanted: Sendable {
     public var worker: String
     public var limit: Int
     public init(worker: String, limit: Int) { self.worker = worker; self.limit = limit }

@@ -65,10 +65,10 @@ public final class MariaDBStore: SharedJobSQL {
         var ids = [String](repeating: "", count: jobs.count)
         var plain: [Int] = []
         for (i, new) in jobs.enumerated() {
-            guard new.uniqueKey != nil else { plain.append(i); continue }
+            guard let key = new.uniqueKey else { plain.append(i); continue }
             try insertPlain(plain, of: jobs, into: &ids, maxTry: maxTry, now: now)
             plain.removeAll()
-            ids[i] = try insertKeyed(new, maxTry: maxTry, now: now)
+            ids[i] = try insertKeyed(new, key: key, maxTry: maxTry, now: now)
         }
         try insertPlain(plain, of: jobs, into: &ids, maxTry: maxTry, now: now)
         return ids
@@ -85,7 +85,6 @@ public final class MariaDBStore: SharedJobSQL {
                 n <= rest.count && rest.prefix(n).reduce(0) { $0 + jobs[$1].input.count } <= Self.insertChunkBytes
             } ?? 1
             var params: [SQLValue] = []
-            params.reserveCapacity(size * Self.insertColumnCount)
             for i in rest.prefix(size) {
                 ids[i] = JobID.make()
                 params += Self.insertValues(id: ids[i], jobs[i], maxTry: maxTry, now: now)
@@ -102,7 +101,6 @@ public final class MariaDBStore: SharedJobSQL {
         id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, max_try, created_at, error, pin
         """
     static let insertRow = "(?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)"
-    static let insertColumnCount = 12
 
     static func insertValues(id: String, _ new: NewJob, maxTry: Int, now: Int64) -> [SQLValue] {
         [.text(id), .text(new.kind), .text(new.minerID), .int(Int64(new.deadlineIdx)),
@@ -111,16 +109,16 @@ public final class MariaDBStore: SharedJobSQL {
          .blob(new.input), .int(Int64(maxTry)), .int(now), .text(new.worker ?? "")]
     }
 
-    private func insertKeyed(_ new: NewJob, maxTry: Int, now: Int64) throws -> String {
-        if let key = new.uniqueKey, let existing = try existingID(uniqueKey: key) { return existing }
+    private func insertKeyed(_ new: NewJob, key: String, maxTry: Int, now: Int64) throws -> String {
+        if let existing = try existingID(uniqueKey: key) { return existing }
         let id = JobID.make()
         do {
             try db.run("INSERT INTO jobs (\(Self.insertColumns)) VALUES \(Self.insertRow)",
                        Self.insertValues(id: id, new, maxTry: maxTry, now: now))
-        } catch let error as MariaDBError where error.isDuplicateKey && new.uniqueKey != nil {
+        } catch let error as MariaDBError where error.isDuplicateKey {
             // Another master inserted the same key first (our insert waited
             // for its commit): the key's job is theirs, as with a sequential submit.
-            if let key = new.uniqueKey, let existing = try existingID(uniqueKey: key) { return existing }
+            if let existing = try existingID(uniqueKey: key) { return existing }
             throw error
         }
         return id
