@@ -25,6 +25,15 @@ public struct JSONWriter {
     public mutating func field(_ key: String, _ value: Bool) { self.key(key); bytes += Array((value ? "true" : "false").utf8) }
     public mutating func field(_ key: String, _ value: Data) { self.key(key); string(value.base64EncodedString()) }
 
+    /// Nothing when nil, as `encodeIfPresent` does.
+    public mutating func field(_ key: String, _ value: String?) { if let value { field(key, value) } }
+    public mutating func field(_ key: String, _ value: Int64?) { if let value { field(key, value) } }
+
+    public mutating func field(_ key: String, _ values: [Int]) {
+        self.key(key)
+        array(values) { $0.integer(Int64($1)) }
+    }
+
     public mutating func field(_ key: String, _ values: [String]) {
         self.key(key)
         array(values) { $0.string($1) }

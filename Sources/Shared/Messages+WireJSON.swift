@@ -1,7 +1,7 @@
 import Foundation
 
-// The JSON of the messages every job sends, written and read by hand (see
-// `WireJSON`): the same keys and value forms as their Codable conformances,
+// The JSON of the messages every job sends (and of submits, which carry
+// hundreds of jobs each), written and read by hand (see `WireJSON`): the same keys and value forms as their Codable conformances,
 // which stay for every other message and for either side that still uses them.
 
 extension PullRequest: WireJSON {
@@ -111,4 +111,42 @@ extension FinishResponse: WireJSON {
         json.field("statuses", statuses.map(\.rawValue))
         if let jobs { json.field("jobs", jobs) }
     }
+}
+
+extension NewJob: WireJSON {
+    public init(json: JSONValue) throws {
+        let f = try JSONFields(json, "NewJob")
+        self.init(kind: try f.string("kind"), input: try f.data("input"), minerID: try f.string("minerID"),
+                  deadlineIdx: try f.int("deadlineIdx"), partitions: try f.ints("partitions"), priority: try f.int("priority"),
+                  deadlineAt: try f.optionalInt64("deadlineAt"), uniqueKey: try f.optionalString("uniqueKey"),
+                  worker: try f.optionalString("worker"))
+    }
+
+    public func write(to json: inout JSONWriter) {
+        json.field("kind", kind)
+        json.field("input", input)
+        json.field("minerID", minerID)
+        json.field("deadlineIdx", deadlineIdx)
+        json.field("partitions", partitions)
+        json.field("priority", priority)
+        json.field("deadlineAt", deadlineAt)
+        json.field("uniqueKey", uniqueKey)
+        json.field("worker", worker)
+    }
+}
+
+extension SubmitRequest: WireJSON {
+    public init(json: JSONValue) throws {
+        self.init(jobs: try JSONFields(json, "SubmitRequest").objects("jobs", NewJob.self))
+    }
+
+    public func write(to json: inout JSONWriter) { json.field("jobs", jobs) }
+}
+
+extension IDList: WireJSON {
+    public init(json: JSONValue) throws {
+        self.init(ids: try JSONFields(json, "IDList").strings("ids"))
+    }
+
+    public func write(to json: inout JSONWriter) { json.field("ids", ids) }
 }

@@ -91,6 +91,22 @@ public struct JSONFields {
         return data
     }
 
+    /// nil when the key is absent or null.
+    public func optionalString(_ key: String) throws -> String? {
+        present(key) == nil ? nil : try string(key)
+    }
+
+    public func optionalInt64(_ key: String) throws -> Int64? {
+        present(key) == nil ? nil : try int64(key)
+    }
+
+    public func ints(_ key: String) throws -> [Int] {
+        try array(key).map { v in
+            guard case let .int(i) = v, let n = Int(exactly: i) else { throw wrong(key, "an array of integers") }
+            return n
+        }
+    }
+
     public func strings(_ key: String) throws -> [String] {
         try array(key).map { v in
             guard case let .string(s) = v else { throw wrong(key, "an array of strings") }

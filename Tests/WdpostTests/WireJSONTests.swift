@@ -42,6 +42,12 @@ final class WireJSONTests: XCTestCase {
         mutating func assignment() -> Assignment {
             Assignment(id: string(), kind: string(), lease: int64(), tryNum: int(1000) - 5, input: data())
         }
+        mutating func newJob() -> NewJob {
+            NewJob(kind: string(), input: data(), minerID: string(), deadlineIdx: int(100) - 1,
+                   partitions: (0..<int(5)).map { _ in int(64) }, priority: int(200) - 100,
+                   deadlineAt: int(2) == 0 ? int64() : nil, uniqueKey: int(2) == 0 ? string() : nil,
+                   worker: int(2) == 0 ? string() : nil)
+        }
         mutating func pull() -> PullRequest {
             PullRequest(max: int(100), kinds: (0..<int(4)).map { _ in string() }, waitMs: int(100_000))
         }
@@ -60,6 +66,9 @@ final class WireJSONTests: XCTestCase {
             try assertBothWays(FinishRequest(results: results, pull: r.int(2) == 0 ? r.pull() : nil))
             let statuses = (0..<r.int(5)).map { _ in r.int(2) == 0 ? FinishStatus.accepted : .stale }
             try assertBothWays(FinishResponse(statuses: statuses, jobs: r.int(2) == 0 ? (0..<r.int(4)).map { _ in r.assignment() } : nil))
+            try assertBothWays(r.newJob())
+            try assertBothWays(SubmitRequest(jobs: (0..<r.int(5)).map { _ in r.newJob() }))
+            try assertBothWays(IDList(ids: (0..<r.int(5)).map { _ in r.string() }))
         }
     }
 
@@ -98,5 +107,10 @@ final class WireJSONTests: XCTestCase {
         }
         XCTAssertThrowsError(try decode(JobResult.self, #"{"id":"a","lease":1,"ok":true,"output":"not base64!","error":""}"#))
         XCTAssertThrowsError(try decode(FinishResponse.self, #"{"statuses":["maybe"]}"#))
+        let job = #""kind":"noop","input":"","deadlineIdx":-1,"priority":0"#
+        XCTAssertNoThrow(try decode(NewJob.self, "{\(job),\"minerID\":\"\",\"partitions\":[1,2]}"))
+        XCTAssertThrowsError(try decode(NewJob.self, "{\(job),\"partitions\":[]}"), "minerID missing")
+        XCTAssertThrowsError(try decode(NewJob.self, "{\(job),\"minerID\":\"\",\"partitions\":[\"1\"]}"))
+        XCTAssertThrowsError(try decode(NewJob.self, "{\(job),\"minerID\":\"\",\"partitions\":[],\"deadlineAt\":\"soon\"}"))
     }
 }
