@@ -65,8 +65,10 @@ public final class MasterService: @unchecked Sendable {
     func handedOut(_ jobs: [Job], to worker: String) -> [Assignment] {
         claims.add(jobs)
         metrics.add(.claims, jobs.count)
-        for job in jobs {
-            logger.info("job claimed", metadata: ["job": "\(job.id)", "worker": "\(worker)", "try": "\(job.tryNum)", "lease": "\(job.lease)"])
+        LineLogHandler.coalescing {
+            for job in jobs {
+                logger.info("job claimed", metadata: ["job": "\(job.id)", "worker": "\(worker)", "try": "\(job.tryNum)", "lease": "\(job.lease)"])
+            }
         }
         return jobs.map { Assignment(id: $0.id, kind: $0.kind, lease: $0.lease, tryNum: $0.tryNum, input: $0.input) }
     }
@@ -99,25 +101,27 @@ public final class MasterService: @unchecked Sendable {
                                               store: { try await self.db($0) })
         let (outcomes, claimed) = (answer.outcomes, answer.jobs)
         var requeued = false
-        for (result, outcome) in zip(results, outcomes) {
-            let meta: Logger.Metadata = ["job": "\(result.id)", "worker": "\(worker)", "lease": "\(result.lease)"]
-            switch (outcome, result.ok) {
-            case (.recorded, true):
-                metrics.add(.finishesAccepted)
-                logger.info("finish accepted", metadata: meta)
-            case (.recorded, false), (.requeued, _):
-                metrics.add(.finishesFailed)
-                if outcome == .requeued {
-                    requeued = true
-                    metrics.add(.retries)
+        LineLogHandler.coalescing {
+            for (result, outcome) in zip(results, outcomes) {
+                let meta: Logger.Metadata = ["job": "\(result.id)", "worker": "\(worker)", "lease": "\(result.lease)"]
+                switch (outcome, result.ok) {
+                case (.recorded, true):
+                    metrics.add(.finishesAccepted)
+                    logger.info("finish accepted", metadata: meta)
+                case (.recorded, false), (.requeued, _):
+                    metrics.add(.finishesFailed)
+                    if outcome == .requeued {
+                        requeued = true
+                        metrics.add(.retries)
+                    }
+                    logger.warning("attempt failed\(outcome == .requeued ? ", will retry" : ", out of tries"): \(result.error)", metadata: meta)
+                case (.repeated, _):
+                    metrics.add(.finishesRepeated)
+                    logger.info("finish repeated (already recorded with this lease)", metadata: meta)
+                case (.stale, _):
+                    metrics.add(.finishesStale)
+                    logger.warning("stale finish refused", metadata: meta)
                 }
-                logger.warning("attempt failed\(outcome == .requeued ? ", will retry" : ", out of tries"): \(result.error)", metadata: meta)
-            case (.repeated, _):
-                metrics.add(.finishesRepeated)
-                logger.info("finish repeated (already recorded with this lease)", metadata: meta)
-            case (.stale, _):
-                metrics.add(.finishesStale)
-                logger.warning("stale finish refused", metadata: meta)
             }
         }
         if requeued { scheduleWake(after: config.task.retryJobInterval) }

@@ -99,7 +99,7 @@ public actor SlaveDaemon {
             defer { claimInFlight = false }
             do {
                 let response = try await client.call(.pull, request, as: PullResponse.self)
-                for job in response.jobs { start(job, client: client) }
+                LineLogHandler.coalescing { for job in response.jobs { start(job, client: client) } }
             } catch {
                 if client.isActive { logger.warning("pull failed: \(error)") }
                 await client.close()
@@ -197,7 +197,7 @@ public actor SlaveDaemon {
                         logger.warning("master refused a stale result; dropped", metadata: ["job": "\(result.id)", "lease": "\(result.lease)"])
                     }
                 }
-                for job in response.jobs ?? [] { start(job, client: client) }
+                LineLogHandler.coalescing { for job in response.jobs ?? [] { start(job, client: client) } }
                 if pull != nil {
                     claimInFlight = false
                     slotFreed()

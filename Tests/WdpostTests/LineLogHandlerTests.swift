@@ -48,4 +48,40 @@ final class LineLogHandlerTests: XCTestCase {
             XCTAssertNotNil(line.range(of: pattern, options: .regularExpression), "\(line) does not match \(pattern)")
         }
     }
+
+    func testCoalescedLinesGoOutInOneWriteWhenTheBlockEnds() throws {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        let handler = LineLogHandler(label: "wdpost-test", fd: fds[1], metadataProvider: nil)
+        let logger = Logger(label: "wdpost-test") { _ in handler }
+        let returned = LineLogHandler.coalescing(fd: fds[1]) { () -> Int in
+            logger.info("job claimed", metadata: ["job": "J1", "worker": "s1"])
+            LineLogHandler.coalescing(fd: fds[1]) { logger.info("job claimed", metadata: ["job": "J2"]) }
+            var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            XCTAssertEqual(poll(&ready, 1, 0), 0, "nothing is written before the outermost block ends")
+            return 7
+        }
+        XCTAssertEqual(returned, 7)
+        logger.info("after the block")
+        close(fds[1])
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fds[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        close(fds[0])
+        let out = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        let stamp = #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}"#
+        let expected = [
+            #"^\#(stamp) info wdpost-test: job=J1 worker=s1 \[WdpostTests\] job claimed$"#,
+            #"^\#(stamp) info wdpost-test: job=J2 \[WdpostTests\] job claimed$"#,
+            #"^\#(stamp) info wdpost-test: \[WdpostTests\] after the block$"#,
+        ]
+        XCTAssertEqual(out.count, expected.count, "\(out)")
+        for (line, pattern) in zip(out, expected) {
+            XCTAssertNotNil(line.range(of: pattern, options: .regularExpression), "\(line) does not match \(pattern)")
+        }
+    }
 }
