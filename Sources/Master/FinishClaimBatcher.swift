@@ -7,9 +7,9 @@ import Shared
 /// on a busy master, dozens of them arrive while the store is working on the
 /// previous ones. Each run separately cost four statements (a write of the
 /// results, then candidates, lock and update for the claim), each a round trip
-/// to the database. Here the requests that wait while a batch runs its
-/// statements (or while two are at the store, one executing while the other
-/// commits) go to the store together: one write for all their results, one claim (three statements) for all the
+/// to the database. Here the requests that wait while two batches are in
+/// flight (one executing while the other commits) go to the store together:
+/// one write for all their results, one claim (three statements) for all the
 /// slaves that ask for the same kinds and miners. Each request still gets
 /// exactly its own outcomes and jobs, after the shared commit.
 final class FinishClaimBatcher: @unchecked Sendable {
@@ -38,14 +38,8 @@ final class FinishClaimBatcher: @unchecked Sendable {
     private let lock = NSLock()
     private typealias Entry = (request: Request, continuation: CheckedContinuation<Answer, Error>)
     private var pending: [Entry] = []
-    /// Batches at the store (at most `maxInFlight`) and whether one of them is
-    /// still running its statements. A batch starts only when none is: the
-    /// requests that arrive meanwhile wait and go together, so batches grow
-    /// with the load instead of each request becoming a transaction of its
-    /// own; the second slot lets the next batch execute while the previous one
-    /// commits (waits for the disk).
     private var inFlight = 0
-    private var executing = false
+    /// Batches at the store at once: one executing while the other commits.
     private let maxInFlight = 2
     /// µs a failed attempt waits before it may run again (`task.retry_job_interval`).
     private let retryInterval: Int64
@@ -61,48 +55,40 @@ final class FinishClaimBatcher: @unchecked Sendable {
     /// else is waiting; `store` runs one operation in the next group commit.
     func submit(_ request: Request, store: @escaping Store) async throws -> Answer {
         try await withCheckedThrowingContinuation { continuation in
-            lock.withLock { pending.append((request, continuation)) }
-            startNext(store: store)
+            let batch = lock.withLock { () -> [Entry]? in
+                pending.append((request, continuation))
+                guard inFlight < maxInFlight else { return nil }
+                inFlight += 1
+                defer { pending.removeAll() }
+                return pending
+            }
+            if let batch { Task { await self.drain(batch, store: store) } }
         }
     }
 
-    /// Starts a batch of everything waiting, if the store may take one now.
-    private func startNext(store: @escaping Store) {
-        let batch = lock.withLock { () -> [Entry]? in
-            guard !pending.isEmpty, !executing, inFlight < maxInFlight else { return nil }
-            inFlight += 1
-            executing = true
-            defer { pending.removeAll() }
-            return pending
-        }
-        guard let batch else { return }
-        // Once per batch, though the executor may run the operation again.
-        let done = OnceFlag()
-        Task {
-            await self.run(batch, store: store, executed: { if done.set() { self.executed(store: store) } })
-            self.lock.withLock { self.inFlight -= 1 }
-            self.startNext(store: store)
+    /// Runs `batch`, then whatever queued meanwhile, until nothing waits.
+    private func drain(_ first: [Entry], store: @escaping Store) async {
+        var batch = first
+        while true {
+            await run(batch, store: store)
+            let next = lock.withLock { () -> [Entry] in
+                let next = pending
+                pending.removeAll()
+                if next.isEmpty { inFlight -= 1 }
+                return next
+            }
+            if next.isEmpty { return }
+            batch = next
         }
     }
 
-    /// The running batch's statements are done (it commits now, or failed): the next may execute.
-    private func executed(store: @escaping Store) {
-        lock.withLock { executing = false }
-        startNext(store: store)
-    }
-
-    private func run(_ batch: [Entry], store: @escaping Store, executed: @escaping @Sendable () -> Void) async {
+    private func run(_ batch: [Entry], store: @escaping Store) async {
         let requests = batch.map(\.request)
         let retry = RetryPolicy.after(retryInterval)
         do {
-            let answers = try await store {
-                defer { executed() }
-                return try Self.apply(requests, to: $0, retry: retry)
-            }
-            executed()
+            let answers = try await store { try Self.apply(requests, to: $0, retry: retry) }
             for (entry, answer) in zip(batch, answers) { entry.continuation.resume(returning: answer) }
         } catch where batch.count > 1 {
-            executed()
             // One request's failure must not fail the others: each runs again
             // as an operation of its own (the executor gives a failing one its
             // own savepoint), all at once, so a database outage is waited out
@@ -120,7 +106,6 @@ final class FinishClaimBatcher: @unchecked Sendable {
                 }
             }
         } catch {
-            executed()
             batch.forEach { $0.continuation.resume(throwing: error) }
         }
     }
@@ -153,18 +138,5 @@ final class FinishClaimBatcher: @unchecked Sendable {
             offset += r.results.count
         }
         return answers
-    }
-}
-
-/// A flag that is set once: `set()` is true only for the first caller.
-private final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var isSet = false
-
-    func set() -> Bool {
-        lock.withLock {
-            defer { isSet = true }
-            return !isSet
-        }
     }
 }

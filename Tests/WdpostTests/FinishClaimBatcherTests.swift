@@ -5,9 +5,8 @@ import Shared
 import XCTest
 
 /// The master's merging of finish-and-claim requests, over a real MariaDB:
-/// requests that wait while a batch executes, or while two are at the store,
-/// go in one store operation, and each still gets exactly its own outcomes
-/// and jobs.
+/// requests that wait while two batches are at the store go in one store
+/// operation, and each still gets exactly its own outcomes and jobs.
 final class FinishClaimBatcherTests: XCTestCase {
     var url: MariaDBURL!
     var executor: StoreExecutor!
@@ -28,15 +27,10 @@ final class FinishClaimBatcherTests: XCTestCase {
         if let url { TestMariaDB.dropDatabase(url) }
     }
 
-    /// Counts the store operations and holds the first two until released:
-    /// after their statements ran (as if committing), or with `holdBefore`
-    /// before (as if executing).
+    /// Counts the store operations and holds the first two until released.
     final class Gate: @unchecked Sendable {
         let lock = NSLock()
         var calls = 0
-        var holdBefore = false
-        /// How many of the first calls are held.
-        var heldCalls = 2
         /// The store call (1-based) that fails instead of running.
         var failCall = 0
         let held = DispatchSemaphore(value: 0)
@@ -47,15 +41,12 @@ final class FinishClaimBatcherTests: XCTestCase {
         let executor = self.executor!
         return { body in
             let call = gate.lock.withLock { gate.calls += 1; return gate.calls }
-            func hold() async {
+            if call <= 2 {
                 gate.held.signal()
                 await withCheckedContinuation { c in DispatchQueue.global().async { gate.release.wait(); c.resume() } }
             }
-            if call <= gate.heldCalls && gate.holdBefore { await hold() }
             if call == gate.failCall { throw ErrorMessage("the merged operation failed") }
-            let answers = try await executor.run(body)
-            if call <= gate.heldCalls && !gate.holdBefore { await hold() }
-            return answers
+            return try await executor.run(body)
         }
     }
 
@@ -74,8 +65,7 @@ final class FinishClaimBatcherTests: XCTestCase {
                 worker: "w\(i)", results: [JobResult(id: job.id, lease: job.lease, ok: true, output: Data("\(i)".utf8))],
                 claim: .init(kinds: ["noop"], miners: [], limit: 2), mayClaim: { true })
             tasks.append(Task { try await batcher.submit(request, store: store) })
-            // The first two requests each start a batch (the second while the
-            // first commits); hold both at the store.
+            // The first two requests each start a batch; hold both at the store.
             if i < 2 { XCTAssertEqual(gate.held.wait(timeout: .now() + 10), .success) }
         }
         // Let the other eight queue up behind the two held batches.
@@ -99,36 +89,6 @@ final class FinishClaimBatcherTests: XCTestCase {
             XCTAssertEqual(stored?.state, .succeed)
             XCTAssertEqual(stored?.output, Data("\(i)".utf8))
         }
-    }
-
-    func testRequestsThatArriveWhileABatchExecutesWaitForIt() async throws {
-        _ = try await executor.run { try $0.insert(Array(repeating: NewJob(kind: "noop"), count: 20), maxTry: 3, now: nowMicros()) }
-        let batcher = FinishClaimBatcher(retryInterval: 0)
-        let gate = Gate()
-        gate.holdBefore = true
-        gate.heldCalls = 1
-        let store = self.store(gate)
-        var tasks: [Task<FinishClaimBatcher.Answer, Error>] = []
-        for i in 0..<10 {
-            let request = FinishClaimBatcher.Request(worker: "w\(i)", results: [], claim: .init(kinds: ["noop"], miners: [], limit: 2),
-                                                     mayClaim: { true })
-            tasks.append(Task { try await batcher.submit(request, store: store) })
-            if i == 0 { XCTAssertEqual(gate.held.wait(timeout: .now() + 10), .success) }
-        }
-        // The first batch has not run its statements: the other nine wait, though a second slot is free.
-        let deadline = Date().addingTimeInterval(10)
-        while batcher.waiting < 9 && Date() < deadline { try await Task.sleep(nanoseconds: 1_000_000) }
-        XCTAssertEqual(batcher.waiting, 9, "no second batch starts while the first executes")
-        gate.release.signal()
-        var claimed: [Job] = []
-        for (i, task) in tasks.enumerated() {
-            let answer = try await task.value
-            XCTAssertEqual(answer.jobs.count, 2, "request \(i) gets the jobs it asked for")
-            XCTAssertTrue(answer.jobs.allSatisfy { $0.worker == "w\(i)" })
-            claimed += answer.jobs
-        }
-        XCTAssertEqual(gate.calls, 2, "the first request alone, then the nine that waited together")
-        XCTAssertEqual(Set(claimed.map(\.id)).count, 20)
     }
 
     func testAFailedMergedOperationRunsEachRequestAlone() async throws {
