@@ -10,8 +10,9 @@ import Logging
 /// stdio's lock, `fwrite` and `fflush`. Here the timestamp is formatted once a
 /// second and each line is one `write(2)`, still unbuffered, so nothing is
 /// lost when a process is killed (`coalescing` groups the lines of one batch
-/// into one write, made before the batch's answer goes out). The lines are byte for byte what
-/// `StreamLogHandler` writes: `TIME LEVEL LABEL: k=v … [SOURCE] MESSAGE`.
+/// into one write, made before the batch's answer goes out). The lines are
+/// byte for byte what `StreamLogHandler` writes:
+/// `TIME LEVEL LABEL: k=v … [SOURCE] MESSAGE`.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
@@ -77,7 +78,10 @@ public struct LineLogHandler: LogHandler {
     }
 
     static func prettify(_ metadata: Logger.Metadata) -> String? {
-        metadata.isEmpty ? nil : metadata.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
+        guard !metadata.isEmpty else { return nil }
+        var text = ""
+        append(metadata, to: &text)
+        return String(text.dropFirst())
     }
 
     /// Runs `body`; lines that this handler writes to `fd` on this thread
