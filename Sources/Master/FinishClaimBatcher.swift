@@ -55,30 +55,30 @@ final class FinishClaimBatcher: @unchecked Sendable {
     /// else is waiting; `store` runs one operation in the next group commit.
     func submit(_ request: Request, store: @escaping Store) async throws -> Answer {
         try await withCheckedThrowingContinuation { continuation in
-            let batch = lock.withLock { () -> [Entry]? in
+            let start = lock.withLock { () -> Bool in
                 pending.append((request, continuation))
-                guard inFlight < maxInFlight else { return nil }
+                guard inFlight < maxInFlight else { return false }
                 inFlight += 1
-                defer { pending.removeAll() }
-                return pending
+                return true
             }
-            if let batch { Task { await self.drain(batch, store: store) } }
+            // The batch is taken when the task runs, not now: requests that
+            // arrive before then (the other slaves' answers to the same
+            // commit) join it.
+            if start { Task { await self.drain(store: store) } }
         }
     }
 
-    /// Runs `batch`, then whatever queued meanwhile, until nothing waits.
-    private func drain(_ first: [Entry], store: @escaping Store) async {
-        var batch = first
+    /// Runs what waits, then whatever queued meanwhile, until nothing waits.
+    private func drain(store: @escaping Store) async {
         while true {
-            await run(batch, store: store)
-            let next = lock.withLock { () -> [Entry] in
-                let next = pending
+            let batch = lock.withLock { () -> [Entry] in
+                let batch = pending
                 pending.removeAll()
-                if next.isEmpty { inFlight -= 1 }
-                return next
+                if batch.isEmpty { inFlight -= 1 }
+                return batch
             }
-            if next.isEmpty { return }
-            batch = next
+            if batch.isEmpty { return }
+            await run(batch, store: store)
         }
     }
 
