@@ -144,31 +144,38 @@ public final class MariaDBStore: SharedJobSQL {
             minerFilter = " AND (miner_id = '' OR miner_id IN (\(JobSQL<MariaDBConnection>.placeholders(miners.count))))"
             filter += miners.map { .text($0) }
         }
-        // Candidates come from a plain read in claim order; they are then locked
-        // by primary key with SKIP LOCKED. Locking the ordered query itself
-        // would lock every row the sort reads (all ready jobs, not just
-        // `limit`), so a second master's claims would find nothing to take.
+        // Candidates, whole rows, come from a plain read in claim order; they
+        // are then locked by primary key with SKIP LOCKED. Locking the ordered
+        // query itself would lock every row the sort reads (all ready jobs, not
+        // just `limit`), so a second master's claims would find nothing to take.
+        // The read already visits each candidate's row (kind, pin and not_before
+        // are not in the claim index), so the lock reads only ids: no second
+        // copy of the inputs, no second sort.
         var skipped = 0
         while true {
             let total = remaining.reduce(0, +)
             guard total > 0 else { break }
-            let page = total + 8
+            // A little more than wanted, for rows the lock skips (another
+            // batch is claiming them), but not much: each is a whole row,
+            // input included.
+            let want = min(total, JobSQL<MariaDBConnection>.maxRows)
+            let page = want + min(8, want / 4)
             let candidates = try db.query("""
-                SELECT id FROM jobs
+                SELECT \(Self.columns) FROM jobs
                 WHERE state = 'ReadyToRun' AND not_before <= ?
                   AND (pin = '' OR pin IN (\(JobSQL<MariaDBConnection>.placeholders(workers.count))))
                   AND kind IN (\(JobSQL<MariaDBConnection>.placeholders(kinds.count)))\(minerFilter)
                 ORDER BY deadline_at, priority DESC, created_at, seq LIMIT ? OFFSET ?
-                """, filter + [.int(Int64(page)), .int(Int64(skipped))]) { $0.text(0) }
+                """, filter + [.int(Int64(page)), .int(Int64(skipped))], JobSQL<MariaDBConnection>.job)
             // Take the page in claim order, as many at a time as are still wanted.
             var rest = candidates[...]
             while !rest.isEmpty {
                 let want = min(remaining.reduce(0, +), JobSQL<MariaDBConnection>.maxRows)
                 guard want > 0 else { break }
-                let ids = Array(rest.prefix(want))
-                rest = rest.dropFirst(ids.count)
-                let got = try lockAndClaim(ids, for: wanted, remaining: &remaining, now: now)
-                skipped += ids.count - got.reduce(0) { $0 + $1.count }
+                let jobs = Array(rest.prefix(want))
+                rest = rest.dropFirst(jobs.count)
+                let got = try lockAndClaim(jobs, for: wanted, remaining: &remaining, now: now)
+                skipped += jobs.count - got.reduce(0) { $0 + $1.count }
                 for (i, jobs) in got.enumerated() { claimed[i] += jobs }
             }
             // Jobs claimed here leave the next page (this transaction sees its
@@ -178,30 +185,34 @@ public final class MariaDBStore: SharedJobSQL {
         return claimed
     }
 
-    /// Locks those of `ids` that are still ready in one statement by primary
-    /// key (rows another master is claiming are locked: skipped, not waited
-    /// for), shares them out among `wanted` and moves them to Running in one
-    /// UPDATE. The jobs of one entry share one new lease: fencing keys on
-    /// (id, lease), and the lease is new for each job's claim. Both
-    /// statements go by primary key (forced, as in `JobSQL.Dialect.byID`):
-    /// walking the claim index's ReadyToRun range would touch every ready job.
-    private func lockAndClaim(_ ids: [String], for wanted: [ClaimWanted], remaining: inout [Int], now: Int64) throws -> [[Job]] {
-        let lockIDs = JobSQL<MariaDBConnection>.padded(ids)
-        let locked = try db.query("""
-            SELECT \(Self.columns) FROM jobs FORCE INDEX (PRIMARY)
+    /// Locks those of `candidates` that are still ready in one statement by
+    /// primary key (rows another master is claiming are locked: skipped, not
+    /// waited for), shares them out among `wanted` in claim order and moves
+    /// them to Running in one UPDATE. The jobs of one entry share one new
+    /// lease: fencing keys on (id, lease), and the lease is new for each job's
+    /// claim. Both statements go by primary key (forced, as in
+    /// `JobSQL.Dialect.byID`): walking the claim index's ReadyToRun range
+    /// would touch every ready job.
+    private func lockAndClaim(_ candidates: [Job], for wanted: [ClaimWanted], remaining: inout [Int], now: Int64) throws -> [[Job]] {
+        let lockIDs = JobSQL<MariaDBConnection>.padded(candidates.map(\.id))
+        // Still ready: another master may have claimed (and committed) a
+        // candidate since the read; its try count, if it ran meanwhile, is
+        // taken from the locked row.
+        let locked = Dictionary(try db.query("""
+            SELECT id, try_num FROM jobs FORCE INDEX (PRIMARY)
             WHERE id IN (\(JobSQL<MariaDBConnection>.placeholders(lockIDs.count))) AND state = 'ReadyToRun' AND not_before <= ?
-            ORDER BY deadline_at, priority DESC, created_at, seq
             FOR UPDATE SKIP LOCKED
-            """, lockIDs.map { .text($0) } + [.int(now)], JobSQL<MariaDBConnection>.job)
+            """, lockIDs.map { .text($0) } + [.int(now)]) { ($0.text(0), Int($0.int(1))) }, uniquingKeysWith: { a, _ in a })
         var shares = [[Job]](repeating: [], count: wanted.count)
         var leases: [Int64?] = Array(repeating: nil, count: wanted.count)
-        for job in locked {
+        for candidate in candidates {
+            guard let tryNum = locked[candidate.id] else { continue }
             // A locked job no entry may take stays ready; its lock ends with the transaction.
-            guard let i = wanted.indices.first(where: { remaining[$0] > 0 && (job.pin.isEmpty || job.pin == wanted[$0].worker) }) else { continue }
+            guard let i = wanted.indices.first(where: { remaining[$0] > 0 && (candidate.pin.isEmpty || candidate.pin == wanted[$0].worker) }) else { continue }
             let lease = leases[i] ?? JobLeaseToken.make()
             leases[i] = lease
-            var job = job
-            job.state = .running; job.tryNum += 1; job.lease = lease; job.worker = wanted[i].worker
+            var job = candidate
+            job.state = .running; job.tryNum = tryNum + 1; job.lease = lease; job.worker = wanted[i].worker
             job.startedAt = now; job.heartbeatAt = now; job.finishedAt = 0
             shares[i].append(job)
             remaining[i] -= 1
