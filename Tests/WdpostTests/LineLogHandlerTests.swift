@@ -13,15 +13,20 @@ final class LineLogHandlerTests: XCTestCase {
         var logger = Logger(label: "wdpost-test") { _ in handler }
         body(&logger)
         close(fds[1])
+        return readAll(fds[0]).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// Everything written to the pipe whose write end is closed; closes `fd`.
+    func readAll(_ fd: Int32) -> String {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = read(fds[0], &buffer, buffer.count)
+            let n = read(fd, &buffer, buffer.count)
             if n <= 0 { break }
             data.append(contentsOf: buffer[0..<n])
         }
-        close(fds[0])
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        close(fd)
+        return String(decoding: data, as: UTF8.self)
     }
 
     func testLinesHaveStreamLogHandlersFormat() throws {
@@ -64,15 +69,7 @@ final class LineLogHandlerTests: XCTestCase {
         XCTAssertEqual(returned, 7)
         logger.info("after the block")
         close(fds[1])
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fds[0], &buffer, buffer.count)
-            if n <= 0 { break }
-            data.append(contentsOf: buffer[0..<n])
-        }
-        close(fds[0])
-        let out = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        let out = readAll(fds[0]).split(separator: "\n").map(String.init)
         let stamp = #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}"#
         let expected = [
             #"^\#(stamp) info wdpost-test: job=J1 worker=s1 \[WdpostTests\] job claimed$"#,
