@@ -158,8 +158,8 @@ public final class MariaDBStore: SharedJobSQL {
             // A little more than wanted, for rows the lock skips (another
             // batch is claiming them), but not much: each is a whole row,
             // input included.
-            let want = min(total, JobSQL<MariaDBConnection>.maxRows)
-            let page = want + min(8, want / 4)
+            let asked = min(total, JobSQL<MariaDBConnection>.maxRows)
+            let page = asked + min(8, asked / 4)
             let candidates = try db.query("""
                 SELECT \(Self.columns) FROM jobs
                 WHERE state = 'ReadyToRun' AND not_before <= ?
