@@ -1,8 +1,9 @@
 import Foundation
 
 // The JSON of the messages every job sends (and of submits, which carry
-// hundreds of jobs each), written and read by hand (see `WireJSON`): the same keys and value forms as their Codable conformances,
-// which stay for every other message and for either side that still uses them.
+// hundreds of jobs each), written and read by hand (see `WireJSON`): the same
+// keys and value forms as their Codable conformances, which stay for every
+// other message and for either side that still uses them.
 
 extension PullRequest: WireJSON {
     public init(json: JSONValue) throws {

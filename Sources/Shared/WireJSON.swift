@@ -1,7 +1,8 @@
 import Foundation
 
 /// A message with a hand-written JSON form, for the requests every job makes
-/// (pull, finish, heartbeat and their answers). Foundation's `JSONEncoder`
+/// (pull, finish, heartbeat and their answers) and for submits, which carry
+/// hundreds of jobs each. Foundation's `JSONEncoder`
 /// and `JSONDecoder` cost the master about a third of its CPU per job and a
 /// slave more than half; these write and read the same JSON (the same keys,
 /// `Data` as base64) directly. What goes over the wire does not change: either
