@@ -98,6 +98,29 @@ final class MariaDBStoreTests: XCTestCase {
         XCTAssertTrue(Set(first.map(\.id)).isDisjoint(with: second.map(\.id)))
     }
 
+    /// An open claim holds only the jobs it took: a job its read stepped over
+    /// (another kind) is free for a second master's claim, and a submit does
+    /// not wait for it (no gap locks). Each waiting statement would run into
+    /// the 1 s lock timeout set here and fail the test.
+    func testOpenClaimHoldsOnlyWhatItTook() throws {
+        let a = try freshStore()
+        let b = try MariaDBStore(url: a.db.url)
+        let c = try MariaDBStore(url: a.db.url)
+        for store in [b, c] { try store.db.exec("SET SESSION innodb_lock_wait_timeout = 1") }
+        let ids = try StoreConformance(store: a).insert([NewJob(kind: "other"), NewJob(kind: "noop"), NewJob(kind: "noop")])
+        try a.begin()
+        let first = try a.claim(worker: "a", kinds: ["noop"], miners: [], limit: 1, now: 2_000)
+        XCTAssertEqual(first.map(\.id), [ids[1]])
+        try b.begin()
+        let second = try b.claim(worker: "b", kinds: ["other", "noop"], miners: [], limit: 3, now: 2_000)
+        XCTAssertEqual(second.map(\.id), [ids[0], ids[2]], "the job the first read stepped over is not held")
+        let submitted = try StoreConformance(store: c).insert([NewJob(kind: "noop")])
+        XCTAssertEqual(submitted.count, 1, "a submit goes in while both claims are open")
+        try a.commit()
+        try b.commit()
+        XCTAssertEqual(try StoreConformance(store: c).get(submitted[0]).state, .readyToRun)
+    }
+
     /// Two masters sweeping at once: each expired job is taken back once.
     func testConcurrentSweepsApplyEachTransitionOnce() throws {
         let a = try freshStore()
