@@ -121,6 +121,41 @@ final class MariaDBStoreTests: XCTestCase {
         XCTAssertEqual(try StoreConformance(store: c).get(submitted[0]).state, .readyToRun)
     }
 
+    /// A claim takes nothing an open transaction has changed: a running job
+    /// another master is handing back (uncommitted) is skipped, and is still
+    /// running under its old lease when the hand-back rolls back; a job
+    /// another master has just claimed (uncommitted) is not offered again.
+    /// (Guards the lock's re-check: the candidate read alone does not.)
+    func testClaimDoesNotTakeWhatAnOpenTransactionChanged() throws {
+        let a = try freshStore()
+        let b = try MariaDBStore(url: a.db.url)
+        let conformance = StoreConformance(store: a)
+        let ids = try conformance.insert([NewJob(kind: "noop"), NewJob(kind: "noop"), NewJob(kind: "noop")])
+        let running = try conformance.claim(limit: 1, now: 2_000)[0]
+        XCTAssertEqual(running.id, ids[0])
+        try b.begin()
+        XCTAssertTrue(try b.release(JobLease(id: running.id, lease: running.lease), reason: "slave left", now: 2_100,
+                                    retry: RetryPolicy(notBefore: 0)))
+        try a.begin()
+        let next = try a.claim(worker: "a", kinds: ["noop"], miners: [], limit: 3, now: 2_200)
+        try a.commit()
+        XCTAssertEqual(next.map(\.id), [ids[1], ids[2]], "the job being handed back is not taken before that commits")
+        try b.rollback()
+        let stored = try conformance.get(running.id)
+        XCTAssertEqual(stored.state, .running)
+        XCTAssertEqual(stored.lease, running.lease)
+
+        let more = try conformance.insert([NewJob(kind: "noop"), NewJob(kind: "noop")])
+        try b.begin()
+        let held = try b.claim(worker: "b", kinds: ["noop"], miners: [], limit: 1, now: 2_300)
+        XCTAssertEqual(held.map(\.id), [more[0]])
+        try a.begin()
+        let other = try a.claim(worker: "a", kinds: ["noop"], miners: [], limit: 2, now: 2_300)
+        try a.commit()
+        try b.commit()
+        XCTAssertEqual(other.map(\.id), [more[1]], "a job claimed in an open transaction is not offered again")
+    }
+
     /// Two masters sweeping at once: each expired job is taken back once.
     func testConcurrentSweepsApplyEachTransitionOnce() throws {
         let a = try freshStore()
