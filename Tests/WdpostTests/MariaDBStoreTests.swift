@@ -125,7 +125,6 @@ final class MariaDBStoreTests: XCTestCase {
     /// another master is handing back (uncommitted) is skipped, and is still
     /// running under its old lease when the hand-back rolls back; a job
     /// another master has just claimed (uncommitted) is not offered again.
-    /// (Guards the lock's re-check: the candidate read alone does not.)
     func testClaimDoesNotTakeWhatAnOpenTransactionChanged() throws {
         let a = try freshStore()
         let b = try MariaDBStore(url: a.db.url)
