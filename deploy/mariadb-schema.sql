@@ -134,3 +134,11 @@ INSERT INTO schema_version (version) VALUES (4);
 DROP INDEX IF EXISTS jobs_running ON jobs;
 
 INSERT INTO schema_version (version) VALUES (5);
+
+-- Migration 6: the creation-time indexes end with seq, the list's tie-break (a page of `wdpost list` reads on from its cursor).
+CREATE INDEX IF NOT EXISTS jobs_created_seq ON jobs (created_at, seq);
+DROP INDEX IF EXISTS jobs_created ON jobs;
+CREATE INDEX IF NOT EXISTS jobs_archive_created_seq ON jobs_archive (created_at, seq);
+DROP INDEX IF EXISTS jobs_archive_created ON jobs_archive;
+
+INSERT INTO schema_version (version) VALUES (6);

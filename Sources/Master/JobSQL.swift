@@ -17,13 +17,14 @@ struct JobSQL<Connection: SQLConnection> {
         /// job, waiting on the row locks of other transactions) when few rows
         /// are in that state; SQLite plans it by primary key anyway.
         var byID: String
-        /// Tie-break after created_at: MariaDB's insertion sequence (SQLite
-        /// returns rows of equal created_at in rowid order anyway).
-        var orderTieBreak: String
+        /// The column that orders rows of equal created_at as they were
+        /// inserted (the list's tie-break and page cursor): MariaDB's seq,
+        /// SQLite's rowid.
+        var insertionOrder: String
 
-        static var sqlite: Dialect { Dialect(greatest: "MAX", lockForUpdate: "", byID: "", orderTieBreak: "") }
+        static var sqlite: Dialect { Dialect(greatest: "MAX", lockForUpdate: "", byID: "", insertionOrder: "rowid") }
         static var mariadb: Dialect {
-            Dialect(greatest: "GREATEST", lockForUpdate: " FOR UPDATE SKIP LOCKED", byID: " FORCE INDEX (PRIMARY)", orderTieBreak: ", seq")
+            Dialect(greatest: "GREATEST", lockForUpdate: " FOR UPDATE SKIP LOCKED", byID: " FORCE INDEX (PRIMARY)", insertionOrder: "seq")
         }
     }
 
@@ -223,15 +224,6 @@ struct JobSQL<Connection: SQLConnection> {
             """, [.int(now)] + kinds.map { .text($0) }) { _ in true }.isEmpty
     }
 
-    func list(all: Bool) throws -> [Job] {
-        let order = "ORDER BY created_at\(dialect.orderTieBreak)"
-        if all {
-            return try jobs("SELECT \(Self.columns) FROM jobs_archive \(order)", [])
-                + jobs("SELECT \(Self.columns) FROM jobs \(order)", [])
-        }
-        return try jobs("SELECT \(Self.columns) FROM jobs WHERE state IN ('ReadyToRun', 'Running', 'Failed') \(order)", [])
-    }
-
     func get(_ id: String) throws -> Job? {
         try jobs("SELECT \(Self.columns) FROM jobs WHERE id = ?", [.text(id)]).first
             ?? jobs("SELECT \(Self.columns) FROM jobs_archive WHERE id = ?", [.text(id)]).first
@@ -297,6 +289,9 @@ extension SharedJobSQL {
     public func purge(createdBefore: Int64) throws -> Int { try sql.purge(createdBefore: createdBefore) }
     public func hasReady(kinds: [String], now: Int64) throws -> Bool { try sql.hasReady(kinds: kinds, now: now) }
     public func list(all: Bool) throws -> [Job] { try sql.list(all: all) }
+    public func list(all: Bool, after: ListCursor?, limit: Int?, brief: Bool, maxBytes: Int) throws -> ListPage {
+        try sql.list(all: all, after: after, limit: limit, brief: brief, maxBytes: maxBytes)
+    }
     public func get(_ id: String) throws -> Job? { try sql.get(id) }
     public func reset(_ ids: [String], now: Int64) throws -> Int { try sql.reset(ids) }
     public func remove(_ ids: [String]) throws -> Int { try sql.remove(ids) }

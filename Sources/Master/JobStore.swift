@@ -105,6 +105,8 @@ public protocol JobStore: AnyObject {
     func hasReady(kinds: [String], now: Int64) throws -> Bool
 
     func list(all: Bool) throws -> [Job]
+    /// One page of the list (see `JobSQL+List.swift`).
+    func list(all: Bool, after: ListCursor?, limit: Int?, brief: Bool, maxBytes: Int) throws -> ListPage
     func get(_ id: String) throws -> Job?
     func reset(_ ids: [String], now: Int64) throws -> Int
     func remove(_ ids: [String]) throws -> Int

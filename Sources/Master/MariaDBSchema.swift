@@ -139,5 +139,15 @@ enum MariaDBSchema {
         [
             "DROP INDEX IF EXISTS jobs_running ON jobs",
         ],
+        // 6: the creation-time indexes end with seq, the list's tie-break, so
+        // a page of `wdpost list` reads on from its cursor in index order
+        // instead of sorting every row after it. Purges still seek on
+        // created_at, the first column.
+        [
+            "CREATE INDEX IF NOT EXISTS jobs_created_seq ON jobs (created_at, seq)",
+            "DROP INDEX IF EXISTS jobs_created ON jobs",
+            "CREATE INDEX IF NOT EXISTS jobs_archive_created_seq ON jobs_archive (created_at, seq)",
+            "DROP INDEX IF EXISTS jobs_archive_created ON jobs_archive",
+        ],
     ]
 }

@@ -188,9 +188,23 @@ public final class MasterService: @unchecked Sendable {
         return IDList(ids: ids)
     }
 
+    /// A page of at most `maxListPage` jobs and about a quarter of a frame
+    /// (at least one job), so that the answer fits the client's frame limit
+    /// even with inputs in base64; without a limit (a client from before
+    /// paging) the whole list, as before.
     func list(_ request: ListRequest) async throws -> JobList {
-        JobList(jobs: try await db { try $0.list(all: request.all) })
+        guard let asked = request.limit else {
+            return JobList(jobs: try await db { try $0.list(all: request.all) })
+        }
+        guard asked > 0 else { throw ErrorMessage("list: limit must be at least 1, got \(asked)") }
+        let limit = min(asked, Self.maxListPage)
+        let maxBytes = Frame.defaultMaxBytes / 4
+        let page = try await db { try $0.list(all: request.all, after: request.after, limit: limit, brief: request.brief ?? false, maxBytes: maxBytes) }
+        return JobList(jobs: page.jobs, next: page.next)
     }
+
+    /// Most jobs in one page of `list`.
+    static let maxListPage = 10_000
 
     func show(_ request: IDList) async throws -> JobList {
         let jobs = try await db { store in try request.ids.map { id -> Job in

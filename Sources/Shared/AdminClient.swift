@@ -16,8 +16,22 @@ public final class AdminClient: @unchecked Sendable {
         try await rpc.call(.submit, SubmitRequest(jobs: jobs), as: IDList.self).ids
     }
 
-    public func list(all: Bool) async throws -> [Job] {
-        try await rpc.call(.list, ListRequest(all: all), as: JobList.self).jobs
+    /// Every job of the list, fetched a page at a time. `brief`: without
+    /// input and output. A master from before paging answers everything at
+    /// once, with no `next`.
+    public func list(all: Bool, brief: Bool = false, pageSize: Int = 5_000) async throws -> [Job] {
+        var jobs: [Job] = []
+        var after: ListCursor?
+        repeat {
+            let page = try await rpc.call(.list, ListRequest(all: all, after: after, limit: pageSize, brief: brief), as: JobList.self)
+            jobs += page.jobs
+            // A page that ends where it started would repeat forever.
+            if let next = page.next, next == after || page.jobs.isEmpty {
+                throw ErrorMessage("list: the master's page after \(String(describing: after)) did not move on")
+            }
+            after = page.next
+        } while after != nil
+        return jobs
     }
 
     public func show(_ ids: [String]) async throws -> [Job] {

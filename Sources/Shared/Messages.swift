@@ -205,14 +205,38 @@ public struct IDList: Codable, Sendable {
     public init(ids: [String]) { self.ids = ids }
 }
 
+/// `wdpost list`, one page at a time: a long list does not fit in one frame.
 public struct ListRequest: Codable, Sendable {
     public var all: Bool
-    public init(all: Bool) { self.all = all }
+    /// Where the page before ended (the answer's `next`); nil: the first page.
+    public var after: ListCursor?
+    /// Most jobs in the answer (the master may send fewer). Nil, as a client
+    /// from before paging sends: every job in one answer.
+    public var limit: Int?
+    /// Leave out input and output (the table shows neither).
+    public var brief: Bool?
+    public init(all: Bool, after: ListCursor? = nil, limit: Int? = nil, brief: Bool? = nil) {
+        self.all = all; self.after = after; self.limit = limit; self.brief = brief
+    }
+}
+
+/// Where a page of `wdpost list` ended, in list order (archive first, then
+/// the live table, each by creation time and then insertion order). Clients
+/// send it back as it came.
+public struct ListCursor: Codable, Sendable, Equatable {
+    public var archive: Bool
+    public var createdAt: Int64
+    public var seq: Int64
+    public init(archive: Bool, createdAt: Int64, seq: Int64) {
+        self.archive = archive; self.createdAt = createdAt; self.seq = seq
+    }
 }
 
 public struct JobList: Codable, Sendable {
     public var jobs: [Job]
-    public init(jobs: [Job]) { self.jobs = jobs }
+    /// For a list page: where the next page starts; nil when this was the last.
+    public var next: ListCursor?
+    public init(jobs: [Job], next: ListCursor? = nil) { self.jobs = jobs; self.next = next }
 }
 
 public struct CountResponse: Codable, Sendable {

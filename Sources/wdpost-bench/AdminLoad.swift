@@ -156,7 +156,8 @@ func fill(_ o: Options) async throws {
     emit([("submitted", "\(n)"), ("fill_s", fmt(seconds)), ("fill_jobs_per_s", fmt(Double(n) / seconds, 1))])
 }
 
-/// `list`: the admin list RPC alone (no process start, no table rendering).
+/// `list`: the admin list RPC alone, as the table asks for it (brief pages;
+/// no process start, no table rendering).
 func listTime(_ o: Options) async throws {
     let master = try o.address()
     let token = try o.token("admin-token-file")
@@ -164,7 +165,7 @@ func listTime(_ o: Options) async throws {
     try o.checkAllUsed()
     let admin = try await connectAdmin(master, token: token)
     let t = monoMs()
-    let rows = try await admin.list(all: all)
+    let rows = try await admin.list(all: all, brief: true)
     let seconds = (monoMs() - t) / 1000
     await admin.close()
     emit([("list_rpc_s", fmt(seconds)), ("list_rows", "\(rows.count)")])

@@ -58,7 +58,8 @@ struct List: AsyncParsableCommand {
     @Flag(help: "JSON, one array of jobs") var json = false
 
     func run() async throws {
-        let jobs = try await withAdmin(admin) { try await $0.list(all: all) }
+        // The table shows neither input nor output: pages without them are small and quick.
+        let jobs = try await withAdmin(admin) { try await $0.list(all: all, brief: !json) }
         if json {
             print(try JobTable.json(jobs))
         } else {

@@ -23,6 +23,7 @@ struct StoreConformance {
         ("pinnedJobsGoToTheirWorkerOnly", { try $0.pinnedJobsGoToTheirWorkerOnly() }),
         ("claimForSeveralWorkersSharesInOrder", { try $0.claimForSeveralWorkersSharesInOrder() }),
         ("largeBatchesGoInPieces", { try $0.largeBatchesGoInPieces() }),
+        ("listPagesAddUpToTheList", { try $0.listPagesAddUpToTheList() }),
     ]
 
     func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }

@@ -217,6 +217,9 @@ final class KillOnCommit: JobStore {
     func purge(createdBefore: Int64) throws -> Int { try inner.purge(createdBefore: createdBefore) }
     func hasReady(kinds: [String], now: Int64) throws -> Bool { try inner.hasReady(kinds: kinds, now: now) }
     func list(all: Bool) throws -> [Job] { try inner.list(all: all) }
+    func list(all: Bool, after: ListCursor?, limit: Int?, brief: Bool, maxBytes: Int) throws -> ListPage {
+        try inner.list(all: all, after: after, limit: limit, brief: brief, maxBytes: maxBytes)
+    }
     func get(_ id: String) throws -> Job? { try inner.get(id) }
     func reset(_ ids: [String], now: Int64) throws -> Int { try inner.reset(ids, now: now) }
     func remove(_ ids: [String]) throws -> Int { try inner.remove(ids) }
