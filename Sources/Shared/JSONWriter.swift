@@ -28,6 +28,10 @@ public struct JSONWriter {
     /// Nothing when nil, as `encodeIfPresent` does.
     public mutating func field(_ key: String, _ value: String?) { if let value { field(key, value) } }
     public mutating func field(_ key: String, _ value: Int64?) { if let value { field(key, value) } }
+    public mutating func field(_ key: String, _ value: Int?) { if let value { field(key, value) } }
+    public mutating func field(_ key: String, _ value: Bool?) { if let value { field(key, value) } }
+    public mutating func field(_ key: String, _ value: Data?) { if let value { field(key, value) } }
+    public mutating func field<T: WireJSON>(_ key: String, _ value: T?) { if let value { field(key, value) } }
 
     public mutating func field(_ key: String, _ values: [Int]) {
         self.key(key)

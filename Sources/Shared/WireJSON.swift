@@ -101,6 +101,18 @@ public struct JSONFields {
         present(key) == nil ? nil : try int64(key)
     }
 
+    public func optionalInt(_ key: String) throws -> Int? {
+        present(key) == nil ? nil : try int(key)
+    }
+
+    public func optionalBool(_ key: String) throws -> Bool? {
+        present(key) == nil ? nil : try bool(key)
+    }
+
+    public func optionalData(_ key: String) throws -> Data? {
+        present(key) == nil ? nil : try data(key)
+    }
+
     public func ints(_ key: String) throws -> [Int] {
         try array(key).map { v in
             guard case let .int(i) = v, let n = Int(exactly: i) else { throw wrong(key, "an array of integers") }

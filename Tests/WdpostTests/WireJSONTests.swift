@@ -48,6 +48,17 @@ final class WireJSONTests: XCTestCase {
                    deadlineAt: int(2) == 0 ? int64() : nil, uniqueKey: int(2) == 0 ? string() : nil,
                    worker: int(2) == 0 ? string() : nil)
         }
+        mutating func job() -> Job {
+            Job(id: string(), kind: string(), state: JobState.allCases[int(4)], minerID: string(), deadlineIdx: int(100) - 1,
+                partitions: (0..<int(5)).map { _ in int(64) }, priority: int(200) - 100,
+                deadlineAt: int(2) == 0 ? int64() : nil, uniqueKey: int(2) == 0 ? string() : nil, input: data(),
+                output: int(2) == 0 ? data() : nil, tryNum: int(10), maxTry: int(10), lease: int64(), worker: string(),
+                notBefore: int64(), createdAt: int64(), startedAt: int64(), heartbeatAt: int64(), finishedAt: int64(),
+                error: string(), pin: string())
+        }
+        mutating func cursor() -> ListCursor? {
+            int(2) == 0 ? ListCursor(archive: int(2) == 0, createdAt: int64(), seq: int64()) : nil
+        }
         mutating func pull() -> PullRequest {
             PullRequest(max: int(100), kinds: (0..<int(4)).map { _ in string() }, waitMs: int(100_000))
         }
@@ -69,6 +80,10 @@ final class WireJSONTests: XCTestCase {
             try assertBothWays(r.newJob())
             try assertBothWays(SubmitRequest(jobs: (0..<r.int(5)).map { _ in r.newJob() }))
             try assertBothWays(IDList(ids: (0..<r.int(5)).map { _ in r.string() }))
+            try assertBothWays(r.job())
+            try assertBothWays(JobList(jobs: (0..<r.int(4)).map { _ in r.job() }, next: r.cursor()))
+            try assertBothWays(ListRequest(all: r.int(2) == 0, after: r.cursor(), limit: r.int(2) == 0 ? r.int(20_000) : nil,
+                                           brief: r.int(3) == 0 ? nil : r.int(2) == 0))
         }
     }
 
@@ -92,7 +107,7 @@ final class WireJSONTests: XCTestCase {
                        "integral numbers in any notation, as Foundation takes them")
     }
 
-    func testTheReaderRefusesWhatIsNotValid() {
+    func testTheReaderRefusesWhatIsNotValid() throws {
         let cases = [
             "", " ", "{", "}", "[]", "null", #"{"max":1,"kinds":[],"waitMs":1} x"#, #"{"max":1,"kinds":[],"waitMs":1,}"#,
             #"{"max":1,"kinds":[]}"#, #"{"max":"1","kinds":[],"waitMs":1}"#, #"{"max":1.5,"kinds":[],"waitMs":1}"#,
@@ -112,5 +127,10 @@ final class WireJSONTests: XCTestCase {
         XCTAssertThrowsError(try decode(NewJob.self, "{\(job),\"partitions\":[]}"), "minerID missing")
         XCTAssertThrowsError(try decode(NewJob.self, "{\(job),\"minerID\":\"\",\"partitions\":[\"1\"]}"))
         XCTAssertThrowsError(try decode(NewJob.self, "{\(job),\"minerID\":\"\",\"partitions\":[],\"deadlineAt\":\"soon\"}"))
+        let row = try String(decoding: JSONEncoder().encode(Job(id: "J1", kind: "noop", maxTry: 3, createdAt: 1)), as: UTF8.self)
+        XCTAssertNoThrow(try decode(Job.self, row))
+        XCTAssertThrowsError(try decode(Job.self, row.replacingOccurrences(of: #""ReadyToRun""#, with: #""Sleeping""#)), "unknown state")
+        XCTAssertThrowsError(try decode(Job.self, row.replacingOccurrences(of: #""pin":"""#, with: #""pinned":"""#)), "pin missing")
+        XCTAssertThrowsError(try decode(JobList.self, #"{"jobs":[],"next":{"archive":true,"createdAt":1}}"#), "cursor without seq")
     }
 }
