@@ -17,8 +17,23 @@ public final class MariaDBStore: SharedJobSQL {
     let db: MariaDBConnection
     var sql: JobSQL<MariaDBConnection> { JobSQL(db: db, dialect: .mariadb) }
 
+    /// What this process's connections are claiming, and their claims' turn
+    /// (see `ClaimsInFlight`).
+    static let claimsInFlight = ClaimsInFlight()
+    /// This connection's part of it, until its transaction ends (commit,
+    /// rollback, the next begin, or the connection's end).
+    private var claimedInTransaction: [String] = []
+
     public init(url: MariaDBURL) throws {
         db = try MariaDBConnection(url)
+    }
+
+    deinit { Self.claimsInFlight.remove(claimedInTransaction) }
+
+    /// The transaction ended (or the connection did): its claims are no longer in flight.
+    private func endClaims() {
+        Self.claimsInFlight.remove(claimedInTransaction)
+        claimedInTransaction.removeAll()
     }
 
     static var columns: String { MariaDBSchema.columns }
@@ -44,9 +59,18 @@ public final class MariaDBStore: SharedJobSQL {
         }
     }
 
-    public func begin() throws { try db.exec("START TRANSACTION") }
-    public func commit() throws { try db.exec("COMMIT") }
-    public func rollback() throws { try db.exec("ROLLBACK") }
+    public func begin() throws {
+        endClaims()
+        try db.exec("START TRANSACTION")
+    }
+    public func commit() throws {
+        defer { endClaims() }
+        try db.exec("COMMIT")
+    }
+    public func rollback() throws {
+        defer { endClaims() }
+        try db.exec("ROLLBACK")
+    }
     public func savepoint() throws { try db.exec("SAVEPOINT op") }
     public func releaseSavepoint() throws { try db.exec("RELEASE SAVEPOINT op") }
     public func rollbackToSavepoint() throws { try db.exec("ROLLBACK TO SAVEPOINT op") }
@@ -131,8 +155,13 @@ public final class MariaDBStore: SharedJobSQL {
     /// One claim for several workers: the same three statements as for one
     /// (candidates, lock, update), whatever the number of workers. Jobs go
     /// in claim order to the earliest entry that still wants jobs and may
-    /// take them (a pinned job only to its worker).
+    /// take them (a pinned job only to its worker). Claims of this process
+    /// take turns (see `ClaimsInFlight`).
     public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
+        try Self.claimsInFlight.claiming { try claimInTurn(wanted, kinds: kinds, miners: miners, now: now) }
+    }
+
+    private func claimInTurn(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
         var claimed = [[Job]](repeating: [], count: wanted.count)
         var remaining = wanted.map { max(0, $0.limit) }
         guard !kinds.isEmpty, remaining.contains(where: { $0 > 0 }) else { return claimed }
@@ -151,20 +180,25 @@ public final class MariaDBStore: SharedJobSQL {
         // The read already visits each candidate's row (kind, pin and not_before
         // are not in the claim index), so the lock reads only ids: no second
         // copy of the inputs, no second sort.
+        // Jobs this master's other connections have claimed in transactions
+        // still open: still ready to this read, but taken.
+        let others = JobSQL<MariaDBConnection>.padded(Self.claimsInFlight.some(JobSQL<MariaDBConnection>.maxRows))
+        let notOthers = others.isEmpty ? "" : " AND id NOT IN (\(JobSQL<MariaDBConnection>.placeholders(others.count)))"
+        filter += others.map { .text($0) }
         var skipped = 0
         while true {
             let total = remaining.reduce(0, +)
             guard total > 0 else { break }
             // A little more than wanted, for rows the lock skips (another
-            // batch is claiming them), but not much: each is a whole row,
-            // input included.
+            // master is claiming them), but not much: each is a whole row,
+            // input included, and this master's own claims are left out above.
             let asked = min(total, JobSQL<MariaDBConnection>.maxRows)
-            let page = asked + min(8, asked / 4)
+            let page = asked + min(2, asked / 16)
             let candidates = try db.query("""
                 SELECT \(Self.columns) FROM jobs
                 WHERE state = 'ReadyToRun' AND not_before <= ?
                   AND (pin = '' OR pin IN (\(JobSQL<MariaDBConnection>.placeholders(workers.count))))
-                  AND kind IN (\(JobSQL<MariaDBConnection>.placeholders(kinds.count)))\(minerFilter)
+                  AND kind IN (\(JobSQL<MariaDBConnection>.placeholders(kinds.count)))\(minerFilter)\(notOthers)
                 ORDER BY deadline_at, priority DESC, created_at, seq LIMIT ? OFFSET ?
                 """, filter + [.int(Int64(page)), .int(Int64(skipped))], JobSQL<MariaDBConnection>.job)
             // Take the page in claim order, as many at a time as are still wanted.
@@ -232,6 +266,9 @@ public final class MariaDBStore: SharedJobSQL {
         guard changed == claimed else {
             throw StoreError.invalid("claim: \(changed) of \(claimed) locked jobs changed; refusing a partial claim")
         }
+        let ids = shares.flatMap { $0.map(\.id) }
+        claimedInTransaction += ids
+        Self.claimsInFlight.add(ids)
         return shares
     }
 

@@ -155,6 +155,34 @@ final class MariaDBStoreTests: XCTestCase {
         XCTAssertEqual(other.map(\.id), [more[1]], "a job claimed in an open transaction is not offered again")
     }
 
+    /// Jobs claimed in an open transaction are left out of this process's
+    /// other claims only until that transaction ends: after a rollback they
+    /// are claimed again here, and after a commit a job that comes back
+    /// (expired) is too. A job left in the set would never be claimed by this
+    /// master again.
+    func testClaimsInFlightEndWithTheirTransaction() throws {
+        let a = try freshStore()
+        let b = try MariaDBStore(url: a.db.url)
+        let ids = try StoreConformance(store: a).insert([NewJob(kind: "noop"), NewJob(kind: "noop"), NewJob(kind: "noop")])
+        // The set is the process's: only this test's jobs are looked at.
+        func inFlight() -> Set<String> { Set(MariaDBStore.claimsInFlight.some(10_000)).intersection(ids) }
+        try a.begin()
+        let held = try a.claim(worker: "a", kinds: ["noop"], miners: [], limit: 2, now: 2_000)
+        XCTAssertEqual(inFlight(), Set(held.map(\.id)))
+        let other = try StoreConformance(store: b).claim("b", limit: 3)
+        XCTAssertEqual(other.map(\.id), [ids[2]], "the other connection takes what is left")
+        try a.rollback()
+        XCTAssertEqual(inFlight(), [])
+        let again = try StoreConformance(store: b).claim("b", limit: 3)
+        XCTAssertEqual(again.map(\.id), Array(ids.prefix(2)), "rolled back: claimed again by this process")
+        XCTAssertEqual(inFlight(), [], "a committed claim is no longer in flight")
+        let expired = try StoreConformance(store: a).tx {
+            try a.expire(heartbeatBefore: 10_000, startedBefore: 0, now: 11_000, retry: RetryPolicy(notBefore: 0))
+        }
+        XCTAssertEqual(Set(expired.map(\.id)), Set(ids))
+        XCTAssertEqual(Set(try StoreConformance(store: a).claim("a", limit: 3, now: 12_000).map(\.id)), Set(ids))
+    }
+
     /// Two masters sweeping at once: each expired job is taken back once.
     func testConcurrentSweepsApplyEachTransitionOnce() throws {
         let a = try freshStore()
