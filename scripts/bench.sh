@@ -388,7 +388,7 @@ PERF_PID=""
 perf_start() {
     [ "$PERF" = 1 ] || return 0
     command -v perf >/dev/null || { log "perf not installed; --perf ignored"; return 0; }
-    perf record -F 999 -g -p "$MASTER_PID" -o "$1/perf.data" >"$1/perf.log" 2>&1 &
+    perf record -F "${WDPOST_BENCH_PERF_HZ:-999}" -g -p "$MASTER_PID" -o "$1/perf.data" >"$1/perf.log" 2>&1 &
     PERF_PID=$!
     PIDS+=("$PERF_PID")
     sleep 0.5
