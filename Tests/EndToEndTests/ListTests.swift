@@ -30,6 +30,14 @@ final class ListTests: XCTestCase {
             XCTAssertEqual(json.status, 0, json.err)
             let listed = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [[String: Any]]
             XCTAssertEqual(listed?.compactMap { $0["id"] as? String }, ids)
+
+            // A page size of 0 is refused with a clear error.
+            do {
+                _ = try await client.list(all: false, pageSize: 0)
+                XCTFail("a list with pages of 0 jobs was answered")
+            } catch {
+                XCTAssertTrue("\(error)".contains("limit must be at least 1"), "\(error)")
+            }
         }
     }
 }
