@@ -183,6 +183,33 @@ final class MariaDBStoreTests: XCTestCase {
         XCTAssertEqual(Set(try StoreConformance(store: a).claim("a", limit: 3, now: 12_000).map(\.id)), Set(ids))
     }
 
+    /// A claim whose read returns jobs another master is claiming (not in
+    /// this process's set of claims in flight) does not wait for them: the
+    /// lock skips them and the claim takes the others. With the 1 s lock
+    /// timeout set here, a wait would fail the claim.
+    func testClaimDoesNotWaitForAnotherMastersClaim() throws {
+        let a = try freshStore()
+        let b = try MariaDBStore(url: a.db.url)
+        try b.db.exec("SET SESSION innodb_lock_wait_timeout = 1")
+        let ids = try StoreConformance(store: a).insert(Array(repeating: NewJob(kind: "noop"), count: 5))
+        try a.begin()
+        let first = try a.claim(worker: "a", kinds: ["noop"], miners: [], limit: 2, now: 2_000)
+        XCTAssertEqual(first.map(\.id), Array(ids.prefix(2)))
+        // As for a master in another process: its claims are not in this one's set.
+        MariaDBStore.claimsInFlight.remove(first.map(\.id))
+        try b.begin()
+        let second = try b.claim(worker: "b", kinds: ["noop"], miners: [], limit: 5, now: 2_000)
+        try b.commit()
+        try a.commit()
+        XCTAssertEqual(second.map(\.id), Array(ids.suffix(3)), "the held jobs are skipped, the rest taken")
+        XCTAssertTrue(second.allSatisfy { $0.tryNum == 1 })
+        for job in first + second {
+            let stored = try StoreConformance(store: a).get(job.id)
+            XCTAssertEqual(stored.lease, job.lease)
+            XCTAssertEqual(stored.worker, job.worker)
+        }
+    }
+
     /// Two masters sweeping at once: each expired job is taken back once.
     func testConcurrentSweepsApplyEachTransitionOnce() throws {
         let a = try freshStore()
