@@ -72,15 +72,21 @@ enum JobTable {
 }
 
 enum TextTable {
-    /// Left-aligned columns separated by two spaces.
+    /// Left-aligned columns separated by two spaces. Built in one string,
+    /// each cell's width counted once: a list can have 100,000 rows.
     static func render(_ rows: [[String]]) -> String {
         guard let first = rows.first else { return "" }
-        var widths = first.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        return rows.map { row in
-            row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        let counts = rows.map { $0.map(\.count) }
+        var widths = first.map { _ in 0 }
+        for row in counts { for (i, n) in row.enumerated() { widths[i] = max(widths[i], n) } }
+        var out = ""
+        for (row, rowCounts) in zip(rows, counts) {
+            for (i, cell) in row.enumerated() {
+                out += cell
+                if i < row.count - 1 { out += String(repeating: " ", count: widths[i] - rowCounts[i] + 2) }
+            }
+            out += "\n"
+        }
+        return out
     }
 }
