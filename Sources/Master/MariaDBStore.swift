@@ -175,8 +175,10 @@ public final class MariaDBStore: SharedJobSQL {
         }
         // Candidates, whole rows, come from a plain read in claim order; they
         // are then locked by primary key with SKIP LOCKED. Locking the ordered
-        // query itself would lock every row the sort reads (all ready jobs, not
-        // just `limit`), so a second master's claims would find nothing to take.
+        // query itself would also keep every row it steps over (another kind,
+        // another worker's pin, a retry not yet due) locked to the end of the
+        // transaction, even under READ COMMITTED, where another master's claim
+        // skips it (`testOpenClaimHoldsOnlyWhatItTook`).
         // The read already visits each candidate's row (kind, pin and not_before
         // are not in the claim index), so the lock reads only ids: no second
         // copy of the inputs, no second sort.

@@ -94,7 +94,7 @@ extension FinishRequest: WireJSON {
 
     public func write(to json: inout JSONWriter) {
         json.field("results", results)
-        if let pull { json.field("pull", pull) }
+        json.field("pull", pull)
     }
 }
 
