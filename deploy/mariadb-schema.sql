@@ -142,3 +142,9 @@ CREATE INDEX IF NOT EXISTS jobs_archive_created_seq ON jobs_archive (created_at,
 DROP INDEX IF EXISTS jobs_archive_created ON jobs_archive;
 
 INSERT INTO schema_version (version) VALUES (6);
+
+-- Migration 7: the claim index leads with kind (within state): a claim reads only the ranges of its kinds.
+CREATE INDEX IF NOT EXISTS jobs_claim_kind ON jobs (state, kind, deadline_at, priority DESC, created_at, seq);
+DROP INDEX IF EXISTS jobs_claim_order ON jobs;
+
+INSERT INTO schema_version (version) VALUES (7);

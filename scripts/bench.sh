@@ -9,11 +9,13 @@
 #   scripts/bench.sh peer       [--db mysql|sqlite] [--jobs 10000] [--workers 4] [--runs 3]
 #   scripts/bench.sh latency    [--db sqlite|mysql] [--jobs 200]
 #   scripts/bench.sh scale      [--slaves 1000] [--duration 30]
-#   scripts/bench.sh backlog    [--db sqlite|mysql] [--jobs 1000000]
+#   scripts/bench.sh backlog    [--db sqlite|mysql] [--jobs 1000000] [--blocked 0]
 #   scripts/bench.sh failover   [--heartbeat-timeout 5s] [--runs 3]
 #   scripts/bench.sh kernels    [MERKLE_MIB [N]]   (the C kernels against openssl and numpy: scripts/bench_kernels.sh)
 #   scripts/bench.sh all        [--db sqlite|mysql]
 #
+# WDPOST_BENCH_MARIADB_EXTRA adds options to the throwaway mariadbd's command
+# line (e.g. --performance-schema=ON).
 # WDPOST_BENCH_DB_EXTRA adds lines to the master's [db] section (e.g.
 # "max_connections = 4") to compare pool settings.
 #
@@ -46,6 +48,8 @@ Options (each scenario reads those that apply to it):
   --pull-wait-ms MS        scale: long-poll wait of the emulated slaves (default 10000)
   --claims N               backlog: claims timed (default 2000)
   --keep-ready N           backlog: jobs left unfinished for `wdpost list` (default 1000)
+  --blocked N              backlog: N jobs of a kind no slave runs, submitted first (ahead of the
+                           rest in claim order), which every claim must pass over (default 0)
   --heartbeat-timeout DUR  failover: task.heartbeat_timeout (default 5s)
   --heartbeat-interval DUR failover: the slaves' heartbeat_interval (default 1s)
   --retry-interval DUR     failover: task.retry_job_interval (default 0s)
@@ -68,7 +72,7 @@ case "$SCENARIO" in
 esac
 
 DB="" MYSQL_URL=${WDPOST_BENCH_MYSQL_URL:-} JOBS="" SLAVES="" WORKERS="" CONCURRENT=1 BATCH="" RUNS=""
-PULL_INTERVAL=10s DURATION="" HEARTBEAT_MS=10000 PULL_WAIT_MS=10000 CLAIMS=2000 KEEP_READY=1000
+PULL_INTERVAL=10s DURATION="" HEARTBEAT_MS=10000 PULL_WAIT_MS=10000 CLAIMS=2000 KEEP_READY=1000 BLOCKED=0
 HB_TIMEOUT=5s HB_INTERVAL=1s RETRY_INTERVAL=0s LOG_LEVEL=info PERF=0 BUILD=1 KEEP=${WDPOST_BENCH_KEEP:-0}
 while [ $# -gt 0 ]; do
     opt=$1
@@ -95,6 +99,7 @@ while [ $# -gt 0 ]; do
         --pull-wait-ms) PULL_WAIT_MS=$val ;;
         --claims) CLAIMS=$val ;;
         --keep-ready) KEEP_READY=$val ;;
+        --blocked) BLOCKED=$val ;;
         --heartbeat-timeout) HB_TIMEOUT=$val ;;
         --heartbeat-interval) HB_INTERVAL=$val ;;
         --retry-interval) RETRY_INTERVAL=$val ;;
@@ -104,7 +109,7 @@ while [ $# -gt 0 ]; do
     shift 2
 done
 case "${DB:-sqlite}" in sqlite|mysql) ;; *) echo "bench: --db $DB: expected sqlite or mysql" >&2; exit 2 ;; esac
-for n in "$JOBS" "$SLAVES" "$WORKERS" "$CONCURRENT" "$BATCH" "$RUNS" "$DURATION" "$HEARTBEAT_MS" "$PULL_WAIT_MS" "$CLAIMS" "$KEEP_READY"; do
+for n in "$JOBS" "$SLAVES" "$WORKERS" "$CONCURRENT" "$BATCH" "$RUNS" "$DURATION" "$HEARTBEAT_MS" "$PULL_WAIT_MS" "$CLAIMS" "$KEEP_READY" "$BLOCKED"; do
     [[ -z "$n" || "$n" =~ ^[0-9]+$ ]] || { echo "bench: \"$n\" is not a whole number" >&2; exit 2; }
 done
 
@@ -250,7 +255,7 @@ mariadb_start() {
     "$server" --no-defaults $(user_option) --datadir="$MYSQL_DIR/data" --socket="$MYSQL_DIR/mysqld.sock" \
         --pid-file="$MYSQL_DIR/mysqld.pid" --bind-address=127.0.0.1 --port="$MYSQL_PORT" --skip-name-resolve \
         --log-error="$MYSQL_DIR/error.log" --skip-log-bin --max-connections=1000 \
-        --innodb-buffer-pool-size=512M --innodb-log-file-size=256M >/dev/null 2>&1 </dev/null &
+        --innodb-buffer-pool-size=512M --innodb-log-file-size=256M ${WDPOST_BENCH_MARIADB_EXTRA:-} >/dev/null 2>&1 </dev/null &
     local pid=$!
     PIDS+=("$pid")
     MYSQL_PID=$pid
@@ -535,6 +540,11 @@ scn_backlog() {
     local left=$((CLAIMS + KEEP_READY + 40))
     [ "$jobs" -gt $((left + CLAIMS + 40)) ] || die "backlog: --jobs must exceed 2 × --claims + --keep-ready + 80"
     start_master "$dir" "$db"
+    if [ "$BLOCKED" -gt 0 ]; then
+        log "backlog: submitting $BLOCKED jobs of a kind no slave runs (claims pass over them)"
+        fill=$(bench fill --admin-token-file "$WORK/admin.token" --jobs "$BLOCKED" --batch "${BATCH:-10000}" --kind bench-blocked)
+        log "backlog blocked fill: $fill"
+    fi
     log "backlog: submitting $jobs jobs in batches of ${BATCH:-10000}"
     fill=$(bench fill --admin-token-file "$WORK/admin.token" --jobs "$jobs" --batch "${BATCH:-10000}")
     log "backlog fill: $fill"
@@ -551,7 +561,7 @@ scn_backlog() {
     rows=$(($(wc -l <"$dir/list.txt") - 1))
     rpc=$(bench list --admin-token-file "$WORK/admin.token")
     stop_cluster
-    echo "scenario=backlog db=$db jobs=$jobs fill_jobs_per_s=$(getkv "$fill" fill_jobs_per_s)" \
+    echo "scenario=backlog db=$db jobs=$jobs blocked=$BLOCKED fill_jobs_per_s=$(getkv "$fill" fill_jobs_per_s)" \
         "claim_p50_ms=$(getkv "$claim" claim_p50_ms) claim_p99_ms=$(getkv "$claim" claim_p99_ms)" \
         "drain_jobs_per_s=$(getkv "$drain" drain_jobs_per_s)" \
         "hist_claim_p50_ms=$(getkv "$hist" claim_p50_ms) hist_claim_p99_ms=$(getkv "$hist" claim_p99_ms)" \

@@ -10,7 +10,9 @@
 # Exports WDPOST_TEST_MYSQL_URL=mysql://wdpost:PASSWORD@127.0.0.1:PORT/venus-cluster-wdpost
 # and WDPOST_TEST_MYSQL_DIR (DIR defaults to it). The user wdpost may create and
 # drop databases named venus-cluster-wdpost* (tests use one each).
-# Installs mariadb-server with apt-get when it is missing.
+# Installs mariadb-server with apt-get when it is missing. WDPOST_MARIADB_EXTRA
+# adds server options (e.g. --performance-schema=ON to see where statements
+# spend their time).
 set -euo pipefail
 
 DATABASE=venus-cluster-wdpost
@@ -64,7 +66,7 @@ start_server() {
         --datadir="$dir/data" --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" \
         --bind-address=127.0.0.1 --port="$port" --port-open-timeout=20 --skip-name-resolve \
         --log-error="$dir/error.log" --skip-log-bin --max-connections=500 \
-        --innodb-buffer-pool-size=128M --innodb-log-file-size=64M \
+        --innodb-buffer-pool-size=128M --innodb-log-file-size=64M ${WDPOST_MARIADB_EXTRA:-} \
         >/dev/null 2>&1 </dev/null &
     echo $! >"$dir/launcher.pid"
     # Wait for the server to answer, not for a fixed time.

@@ -167,11 +167,11 @@ public final class MariaDBStore: SharedJobSQL {
         guard !kinds.isEmpty, remaining.contains(where: { $0 > 0 }) else { return claimed }
         // Padded like the id lists, so the statement's length varies little.
         let workers = JobSQL<MariaDBConnection>.padded(Array(Set(wanted.map(\.worker))).sorted())
-        var filter: [SQLValue] = [.int(now)] + workers.map { .text($0) } + kinds.map { .text($0) }
-        var minerFilter = ""
+        var filter = "not_before <= ? AND (pin = '' OR pin IN (\(JobSQL<MariaDBConnection>.placeholders(workers.count))))"
+        var params: [SQLValue] = [.int(now)] + workers.map { .text($0) }
         if !miners.isEmpty {
-            minerFilter = " AND (miner_id = '' OR miner_id IN (\(JobSQL<MariaDBConnection>.placeholders(miners.count))))"
-            filter += miners.map { .text($0) }
+            filter += " AND (miner_id = '' OR miner_id IN (\(JobSQL<MariaDBConnection>.placeholders(miners.count))))"
+            params += miners.map { .text($0) }
         }
         // Candidates, whole rows, come from a plain read in claim order; they
         // are then locked by primary key with SKIP LOCKED. Locking the ordered
@@ -179,14 +179,17 @@ public final class MariaDBStore: SharedJobSQL {
         // another worker's pin, a retry not yet due) locked to the end of the
         // transaction, even under READ COMMITTED, where another master's claim
         // skips it (`testOpenClaimHoldsOnlyWhatItTook`).
-        // The read already visits each candidate's row (kind, pin and not_before
-        // are not in the claim index), so the lock reads only ids: no second
-        // copy of the inputs, no second sort.
+        // The read already visits each candidate's row (input and the rest),
+        // so the lock reads only ids: no second copy of the inputs, no second
+        // sort.
         // Jobs this master's other connections have claimed in transactions
         // still open: still ready to this read, but taken.
         let others = JobSQL<MariaDBConnection>.padded(Self.claimsInFlight.some(JobSQL<MariaDBConnection>.maxRows))
-        let notOthers = others.isEmpty ? "" : " AND id NOT IN (\(JobSQL<MariaDBConnection>.placeholders(others.count)))"
-        filter += others.map { .text($0) }
+        if !others.isEmpty {
+            filter += " AND id NOT IN (\(JobSQL<MariaDBConnection>.placeholders(others.count)))"
+            params += others.map { .text($0) }
+        }
+        let read = ClaimRead(kinds: kinds, filter: filter, filterParams: params, order: Self.claimOrder)
         var skipped = 0
         while true {
             let total = remaining.reduce(0, +)
@@ -196,13 +199,7 @@ public final class MariaDBStore: SharedJobSQL {
             // input included, and this master's own claims are left out above.
             let asked = min(total, JobSQL<MariaDBConnection>.maxRows)
             let page = asked + min(2, asked / 16)
-            let candidates = try db.query("""
-                SELECT \(Self.columns) FROM jobs
-                WHERE state = 'ReadyToRun' AND not_before <= ?
-                  AND (pin = '' OR pin IN (\(JobSQL<MariaDBConnection>.placeholders(workers.count))))
-                  AND kind IN (\(JobSQL<MariaDBConnection>.placeholders(kinds.count)))\(minerFilter)\(notOthers)
-                ORDER BY deadline_at, priority DESC, created_at, seq LIMIT ? OFFSET ?
-                """, filter + [.int(Int64(page)), .int(Int64(skipped))], JobSQL<MariaDBConnection>.job)
+            let candidates = try candidates(read, page: page, offset: skipped)
             // Take the page in claim order, as many at a time as are still wanted.
             var rest = candidates[...]
             while !rest.isEmpty {
@@ -219,6 +216,28 @@ public final class MariaDBStore: SharedJobSQL {
             if candidates.count < page { break }
         }
         return claimed
+    }
+
+    static let claimOrder = "deadline_at, priority DESC, created_at, seq"
+
+    /// `page` ready jobs in claim order after the first `offset` (rows the
+    /// lock skipped), whole. One kind is its index range; for several, each
+    /// kind's first `offset + page` ids are merged and only the page's rows
+    /// are read whole (by primary key), so no input is read that is not
+    /// handed out.
+    private func candidates(_ read: ClaimRead, page: Int, offset: Int) throws -> [Job] {
+        if read.kinds.count == 1 {
+            return try db.query("\(read.range(Self.columns)) OFFSET ?",
+                                read.rangeParams(limit: page) + [.int(Int64(offset))], JobSQL<MariaDBConnection>.job)
+        }
+        return try db.query("""
+            SELECT \(Self.columns) FROM jobs FORCE INDEX (PRIMARY) JOIN (
+                SELECT id AS pick, deadline_at AS d, priority AS p, created_at AS c, seq AS s
+                FROM (\(read.ranges("id, deadline_at, priority, created_at, seq"))) AS heads
+                ORDER BY \(Self.claimOrder) LIMIT ? OFFSET ?
+            ) AS picked ON jobs.id = picked.pick
+            ORDER BY picked.d, picked.p DESC, picked.c, picked.s
+            """, read.rangeParams(limit: offset + page) + [.int(Int64(page)), .int(Int64(offset))], JobSQL<MariaDBConnection>.job)
     }
 
     /// Locks those of `candidates` that are still ready in one statement by

@@ -45,6 +45,13 @@ public final class SQLiteStore: SharedJobSQL {
         """,
         // 3: DeepBrainChain verification orders (see CommitteeSQL.swift).
         CommitteeSQL<SQLiteConnection>.sqliteSchema,
+        // 4: the claim index leads with kind (within state), as MariaDB's
+        // migration 7: a claim reads only the ranges of its kinds (see
+        // `ClaimRead`). The rowid after created_at is the tie-break (submit order).
+        """
+        CREATE INDEX jobs_claim_kind ON jobs (state, kind, deadline_at, priority DESC, created_at);
+        DROP INDEX jobs_claim;
+        """,
     ]
 
     public func migrate() throws {
@@ -99,19 +106,8 @@ public final class SQLiteStore: SharedJobSQL {
 
     public func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job] {
         guard !kinds.isEmpty, limit > 0 else { return [] }
-        var params: [SQLValue] = [.int(now), .text(worker)] + kinds.map { .text($0) }
-        var minerFilter = ""
-        if !miners.isEmpty {
-            minerFilter = " AND (miner_id = '' OR miner_id IN (\(JobSQL<SQLiteConnection>.placeholders(miners.count))))"
-            params += miners.map { .text($0) }
-        }
-        params.append(.int(Int64(limit)))
-        let candidates = try db.query("""
-            SELECT \(JobSQL<SQLiteConnection>.columns) FROM jobs
-            WHERE state = 'ReadyToRun' AND not_before <= ? AND (pin = '' OR pin = ?)
-              AND kind IN (\(JobSQL<SQLiteConnection>.placeholders(kinds.count)))\(minerFilter)
-            ORDER BY deadline_at, priority DESC, created_at LIMIT ?
-            """, params, JobSQL<SQLiteConnection>.job)
+        let read = Self.candidateRead(kinds: kinds, worker: worker, miners: miners, limit: limit, now: now)
+        let candidates = try db.query(read.sql, read.params, JobSQL<SQLiteConnection>.job)
         var claimed: [Job] = []
         for var job in candidates {
             let lease = JobLeaseToken.make()
@@ -126,6 +122,27 @@ public final class SQLiteStore: SharedJobSQL {
             claimed.append(job)
         }
         return claimed
+    }
+
+    /// A claim's candidate read: up to `limit` ready jobs of `kinds` for
+    /// `worker`, whole, in claim order (see `ClaimRead`).
+    static func candidateRead(kinds: [String], worker: String, miners: [String], limit: Int, now: Int64) -> (sql: String, params: [SQLValue]) {
+        var filter = "not_before <= ? AND (pin = '' OR pin = ?)"
+        var params: [SQLValue] = [.int(now), .text(worker)]
+        if !miners.isEmpty {
+            filter += " AND (miner_id = '' OR miner_id IN (\(JobSQL<SQLiteConnection>.placeholders(miners.count))))"
+            params += miners.map { .text($0) }
+        }
+        let order = "deadline_at, priority DESC, created_at"
+        let read = ClaimRead(kinds: kinds, filter: filter, filterParams: params, order: order)
+        let columns = JobSQL<SQLiteConnection>.columns
+        if read.kinds.count == 1 {
+            return (read.range(columns), read.rangeParams(limit: limit))
+        }
+        // Each kind's first `limit` jobs, merged (SQLite takes no
+        // parenthesised members in a compound read, hence the subqueries).
+        let ranges = read.kinds.map { _ in "SELECT * FROM (\(read.range(columns)))" }.joined(separator: " UNION ALL ")
+        return ("\(ranges) ORDER BY \(order) LIMIT ?", read.rangeParams(limit: limit) + [.int(Int64(limit))])
     }
 
     public func archive(finishedBefore: Int64) throws -> Int {

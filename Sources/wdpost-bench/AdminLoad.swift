@@ -147,10 +147,11 @@ func fill(_ o: Options) async throws {
     let batch = try o.int("batch", 10_000, min: 1)
     let inflight = try o.int("inflight", 2, min: 1)
     let input = Data(try o.string("input", "").utf8)
+    let kind = try o.string("kind", JobKind.noop)
     try o.checkAllUsed()
     let admin = try await connectAdmin(master, token: token)
     let (batches, _, seconds) = try await submitJobs(admin, count: count, batch: batch, inflight: inflight,
-                                                     job: NewJob(kind: JobKind.noop, input: input), label: "fill")
+                                                     job: NewJob(kind: kind, input: input), label: "fill")
     await admin.close()
     let n = batches.reduce(0) { $0 + $1.count }
     emit([("submitted", "\(n)"), ("fill_s", fmt(seconds)), ("fill_jobs_per_s", fmt(Double(n) / seconds, 1))])

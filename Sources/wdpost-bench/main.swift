@@ -14,7 +14,7 @@ let usage = """
                   submit N noop jobs, wait for all to finish: jobs_per_s, submit-to-start p50/p99
                   (and the CPU the master, the slaves and the database server used meanwhile; SIGINT to --stop-pid,
                   e.g. a perf record, when the last job has finished)
-      fill        --admin-token-file F --jobs N [--batch 10000] [--inflight 2]
+      fill        --admin-token-file F --jobs N [--batch 10000] [--inflight 2] [--kind noop]
                   submit N jobs as fast as the admin RPC takes them
       latency     --token-file F --admin-token-file F [--jobs 200] [--warmup 5] [--gap-ms 20]
                   one job at a time to a parked emulated slave: submit-to-start p50/p99

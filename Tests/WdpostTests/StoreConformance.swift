@@ -24,6 +24,7 @@ struct StoreConformance {
         ("claimForSeveralWorkersSharesInOrder", { try $0.claimForSeveralWorkersSharesInOrder() }),
         ("largeBatchesGoInPieces", { try $0.largeBatchesGoInPieces() }),
         ("listPagesAddUpToTheList", { try $0.listPagesAddUpToTheList() }),
+        ("claimMergesItsKindsInClaimOrder", { try $0.claimMergesItsKindsInClaimOrder() }),
     ]
 
     func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }
