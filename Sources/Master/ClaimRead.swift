@@ -42,8 +42,10 @@ struct ClaimRead {
         kinds.flatMap { [SQLValue.text($0)] + filterParams + [.int(Int64(limit))] }
     }
 
-    /// The ranges of all kinds as one UNION ALL of parenthesised reads.
-    func ranges(_ select: String) -> String {
-        Array(repeating: "(\(range(select)))", count: kinds.count).joined(separator: " UNION ALL ")
+    /// The ranges of all kinds as one UNION ALL, each range made a member by
+    /// `member` (MariaDB takes a parenthesised read; SQLite takes no
+    /// parentheses there, only a subquery).
+    func ranges(_ select: String, member: (String) -> String = { "(\($0))" }) -> String {
+        Array(repeating: member(range(select)), count: kinds.count).joined(separator: " UNION ALL ")
     }
 }

@@ -139,9 +139,8 @@ public final class SQLiteStore: SharedJobSQL {
         if read.kinds.count == 1 {
             return (read.range(columns), read.rangeParams(limit: limit))
         }
-        // Each kind's first `limit` jobs, merged (SQLite takes no
-        // parenthesised members in a compound read, hence the subqueries).
-        let ranges = read.kinds.map { _ in "SELECT * FROM (\(read.range(columns)))" }.joined(separator: " UNION ALL ")
+        // Each kind's first `limit` jobs, merged.
+        let ranges = read.ranges(columns) { "SELECT * FROM (\($0))" }
         return ("\(ranges) ORDER BY \(order) LIMIT ?", read.rangeParams(limit: limit) + [.int(Int64(limit))])
     }
 
