@@ -12,6 +12,7 @@
 #   scripts/bench.sh backlog    [--db sqlite|mysql] [--jobs 1000000] [--blocked 0]
 #   scripts/bench.sh failover   [--heartbeat-timeout 5s] [--runs 3]
 #   scripts/bench.sh kernels    [MERKLE_MIB [N]]   (the C kernels against openssl and numpy: scripts/bench_kernels.sh)
+#   scripts/bench.sh statements [--jobs 20000] [--rows 32]  (each MariaDB statement of the job path alone: scripts/bench_statements.sh)
 #   scripts/bench.sh all        [--db sqlite|mysql]
 #
 # WDPOST_BENCH_MARIADB_EXTRA adds options to the throwaway mariadbd's command
@@ -67,8 +68,10 @@ case "$SCENARIO" in
     -h|--help|help) usage; exit 0 ;;
     # The C kernels against openssl and numpy: no master, no build of the package.
     kernels) exec "$(dirname "$0")/bench_kernels.sh" "$@" ;;
+    # Statement by statement on an idle MariaDB: no master, no build of the package.
+    statements) exec "$(dirname "$0")/bench_statements.sh" "$@" ;;
     throughput|peer|latency|scale|backlog|failover|all) ;;
-    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, kernels, all)" >&2; exit 2 ;;
+    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, kernels, statements, all)" >&2; exit 2 ;;
 esac
 
 DB="" MYSQL_URL=${WDPOST_BENCH_MYSQL_URL:-} JOBS="" SLAVES="" WORKERS="" CONCURRENT=1 BATCH="" RUNS=""
@@ -615,6 +618,6 @@ case "$SCENARIO" in
     backlog) scn_backlog ;;
     failover) scn_failover ;;
     all) scn_all ;;
-    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, kernels, all)" >&2; exit 2 ;;
+    *) echo "bench: unknown scenario $SCENARIO (throughput, peer, latency, scale, backlog, failover, kernels, statements, all)" >&2; exit 2 ;;
 esac
 exit 0
