@@ -31,7 +31,7 @@ done
 for n in "$JOBS" "$ROWS" "$RUNS"; do
     case "$n" in ''|*[!0-9]*|0) echo "bench statements: expected a positive integer, got '$n'" >&2; exit 2 ;; esac
 done
-[ "$JOBS" -ge $((ROWS * 3)) ] || { echo "bench statements: --jobs must be at least 3 × --rows" >&2; exit 2; }
+[ "$JOBS" -ge $((ROWS * 5)) ] || { echo "bench statements: --jobs must be at least 5 × --rows" >&2; exit 2; }
 command -v mariadb-slap >/dev/null || { echo "bench statements: mariadb-slap not found (apt-get install mariadb-client)" >&2; exit 1; }
 
 eval "$(scripts/mariadb.sh start)"
@@ -44,19 +44,20 @@ client=(-u"$user" -p"$password" -h"$host" -P"$port")
 sql() { mariadb "${client[@]}" "$database" -N -B -e "$1"; }
 
 # The schema as a master creates it, and JOBS ready noop jobs in submit
-# order; the first ROWS of them head the claim order. Ids are 11 characters,
+# order (which is claim order here). Ids are 11 characters,
 # spread like the master's random ones.
 mariadb "${client[@]}" "$database" < deploy/mariadb-schema.sql
 sql "INSERT INTO jobs (id, kind, state, partitions, deadline_at, input, max_try, created_at, error)
      SELECT SUBSTR(MD5(seq), 1, 11), 'noop', 'ReadyToRun', '', 9223372036854775807, '{\"sleep_ms\": 0}', 3,
             1700000000000000 + seq, '' FROM seq_1_to_$JOBS;
      ANALYZE TABLE jobs;" >/dev/null
-# Ids as a quoted list: the claim's head, jobs further back (what a claim in
-# flight holds, for the candidate read's NOT IN), and jobs made Running (for
-# the finish).
-ids() { sql "SELECT GROUP_CONCAT(CONCAT('''', id, '''') ORDER BY seq) FROM (SELECT id, seq FROM jobs ORDER BY seq LIMIT $1 OFFSET $2) t"; }
-head=$(ids "$ROWS" 0)
-inflight=$(ids $((ROWS * 2)) "$ROWS")
+# Ids as quoted lists, in claim order: first what the other batch in flight
+# has claimed (still ready to this read, which leaves them out by its NOT IN
+# as in a busy master), then the head this claim gets, then jobs made Running
+# (for the finish).
+ids() { sql "SET SESSION group_concat_max_len = 1048576; SELECT GROUP_CONCAT(CONCAT('''', id, '''') ORDER BY seq) FROM (SELECT id, seq FROM jobs ORDER BY seq LIMIT $1 OFFSET $2) t"; }
+inflight=$(ids $((ROWS * 2)) 0)
+head=$(ids "$ROWS" $((ROWS * 2)))
 running=$(ids "$ROWS" $((ROWS * 3)))
 sql "UPDATE jobs SET state = 'Running', lease = seq, worker = 'w1', started_at = 1, heartbeat_at = 1 WHERE id IN ($running)"
 # CASE id WHEN … arms, as the store's batch writes carry them.
@@ -87,10 +88,13 @@ for shape in "${shapes[@]}"; do
     count=$(awk -F';' '{ print NF }' <<<"$statements")
     execs=2000
     # mariadb-slap's average over its iterations, in seconds for all queries.
-    seconds=$(mariadb-slap "${client[@]}" --create-schema="$database" --concurrency=1 --iterations="$RUNS" \
-        --number-of-queries=$((execs * count)) --delimiter=';' --query="$statements" 2>/dev/null \
-        | awk '/Average number of seconds/ { print $(NF-1) }')
-    [ -n "$seconds" ] || { echo "bench statements: $name failed to run" >&2; exit 1; }
+    out=$(mariadb-slap "${client[@]}" --create-schema="$database" --concurrency=1 --iterations="$RUNS" \
+        --number-of-queries=$((execs * count)) --delimiter=';' --query="$statements" 2>&1) \
+        || { echo "bench statements: $name failed: $out" >&2; exit 1; }
+    # It exits 0 after a failed statement, saying so on stderr.
+    if grep -q "Cannot run query" <<<"$out"; then echo "bench statements: $name failed: $out" >&2; exit 1; fi
+    seconds=$(awk '/Average number of seconds/ { print $(NF-1) }' <<<"$out")
+    [ -n "$seconds" ] || { echo "bench statements: $name: no timing in mariadb-slap's output: $out" >&2; exit 1; }
     us=$(awk -v s="$seconds" -v n="$execs" 'BEGIN { printf "%.1f", s * 1e6 / n }')
     per_exec[$name]=$us
     line="statement=$name us_per_exec=$us"
