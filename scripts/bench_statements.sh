@@ -99,8 +99,9 @@ for shape in "${shapes[@]}"; do
     per_exec[$name]=$us
     line="statement=$name us_per_exec=$us"
     if [ "$base" != "-" ]; then
-        line+=" us_per_row=$(awk -v a="$us" -v b="${per_exec[$base]}" -v r="$ROWS" 'BEGIN { printf "%.2f", (a - b) / r }')"
-        summary+=" ${name}_us_per_row=$(awk -v a="$us" -v b="${per_exec[$base]}" -v r="$ROWS" 'BEGIN { printf "%.2f", (a - b) / r }')"
+        per_row=$(awk -v a="$us" -v b="${per_exec[$base]}" -v r="$ROWS" 'BEGIN { printf "%.2f", (a - b) / r }')
+        line+=" us_per_row=$per_row"
+        summary+=" ${name}_us_per_row=$per_row"
     fi
     echo "$line"
 done
