@@ -6,7 +6,8 @@
 # protocol; the master prepares them, so parsing is a little dearer here).
 # `throughput` shows what a whole run costs; this shows which statement and
 # which part of it (rows, the claim index's moves, the round trip) a change
-# would have to make cheaper, without the run-to-run noise of a loaded box.
+# would have to make cheaper, with less of the noise of a loaded box (runs of
+# one setting still differ by 10-20 %).
 #
 #   scripts/bench.sh statements [--jobs 20000] [--rows 32] [--runs 3]
 #
