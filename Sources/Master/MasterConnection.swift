@@ -16,29 +16,37 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     let service: MasterService
-    let connections: ConnectionCounter
+    let connections: ConnectionBudget
+    /// Tags frames once the handshake is done (it sits before this handler).
+    let authenticator: FrameAuthenticator
+    /// The frame decoder's limit: small until the peer has authenticated.
+    let frameLimit: FrameLimit
     private var peer: Peer = .awaitingAuth(nonce: [])
     private var address = "?"
     private var authTimeout: Scheduled<Void>?
     private var counted = false
+    private var promoted = false
     /// Set when the slave says it is leaving; read by its parked pulls off the event loop.
     private let draining = Flag()
     var logger: Logger { service.logger }
 
-    init(service: MasterService, connections: ConnectionCounter) {
+    init(service: MasterService, connections: ConnectionBudget, authenticator: FrameAuthenticator, frameLimit: FrameLimit) {
         self.service = service
         self.connections = connections
+        self.authenticator = authenticator
+        self.frameLimit = frameLimit
     }
 
     func channelActive(context: ChannelHandlerContext) {
         address = context.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-        guard connections.tryAdd(limit: service.config.server.maxConnections) else {
-            logger.warning("connection refused: server.max_connections (\(service.config.server.maxConnections)) reached", metadata: ["peer": "\(address)"])
-            refuse(context, requestID: 0, "too many connections: the master's limit (server.max_connections = \(service.config.server.maxConnections)) is reached")
+        guard connections.tryOpen() else {
+            let limit = connections.maxUnauthenticated
+            logger.warning("connection refused: server.max_unauthenticated (\(limit)) handshakes in progress", metadata: ["peer": "\(address)"])
+            refuse(context, requestID: 0, "too many connections in their handshake: the master's limit (server.max_unauthenticated = \(limit)) is reached; try again")
             return
         }
         counted = true
-        let nonce = SecureRandom.bytes(32)
+        let nonce = SecureRandom.bytes(HandshakeTranscript.nonceBytes)
         peer = .awaitingAuth(nonce: nonce)
         send(context, try! Codec.frame(.hello, 0, Hello(version: protocolVersion, nonce: nonce)))
         // A client that never authenticates must not hold a connection slot.
@@ -51,7 +59,7 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         authTimeout?.cancel()
-        if counted { connections.remove() }
+        if counted { connections.close(authenticated: promoted) }
         if case let .slave(name, _) = peer {
             service.slaves.remove(ObjectIdentifier(self))
             logger.info("slave disconnected", metadata: ["worker": "\(name)", "peer": "\(address)"])
@@ -65,12 +73,16 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if [.hello, .auth, .welcome].contains(frame.type), !isAwaitingAuth {
+            return reply(context, frame.requestID, error: "\(frame.type): this connection has already authenticated")
+        }
         switch peer {
         case let .awaitingAuth(nonce):
             handshake(context, frame, nonce: nonce)
         case let .slave(name, capabilities):
             guard frame.type.isSlave else {
-                return reply(context, frame.requestID, error: "\(frame.type) is not a slave request; a slave token cannot run admin commands")
+                let why = frame.type.isAdmin ? "; a slave token cannot run admin commands" : ""
+                return reply(context, frame.requestID, error: "\(frame.type) is not a slave request\(why)")
             }
             service.slaves.touch(ObjectIdentifier(self), now: nowMicros())
             dispatchSlave(context, frame, name: name, capabilities: capabilities)
@@ -82,18 +94,32 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    private var isAwaitingAuth: Bool {
+        if case .awaitingAuth = peer { return true }
+        return false
+    }
+
     private func handshake(_ context: ChannelHandlerContext, _ frame: Frame, nonce: [UInt8]) {
-        guard frame.type == .auth, let auth = try? Codec.decode(Auth.self, from: frame.payload) else {
-            return refuse(context, requestID: frame.requestID, "expected an auth message first")
+        guard frame.type == .auth else {
+            return refuse(context, requestID: frame.requestID, "expected an auth message first, got \(frame.type)")
         }
-        guard auth.version == protocolVersion else {
-            return refuse(context, requestID: frame.requestID, fatal: true,
-                          "protocol version mismatch: master speaks \(protocolVersion), \(auth.role.rawValue) \(auth.name) speaks \(auth.version)")
+        let auth: Auth
+        switch HandshakeCheck.decode(frame.payload) {
+        case let .refused(message, fatal): return refuse(context, requestID: frame.requestID, fatal: fatal, message)
+        case let .auth(decoded): auth = decoded
         }
         let token = auth.role == .admin ? service.config.server.adminToken : service.config.server.slaveToken
-        guard Digest.constantTimeEqual(Auth.mac(token: token, nonce: nonce, name: auth.name), auth.mac) else {
+        let transcript = HandshakeTranscript(masterNonce: nonce, clientNonce: auth.nonce ?? [], role: auth.role,
+                                             name: auth.name, capabilities: auth.capabilities)
+        guard Digest.constantTimeEqual(transcript.clientProof(token: token), auth.mac) else {
             return refuse(context, requestID: frame.requestID, fatal: true, "authentication failed: wrong \(auth.role.rawValue) token")
         }
+        guard connections.tryPromote() else {
+            let limit = connections.maxAuthenticated
+            return refuse(context, requestID: frame.requestID,
+                          "too many connections: the master's limit (server.max_connections = \(limit)) is reached; try again")
+        }
+        promoted = true
         authTimeout?.cancel()
         switch auth.role {
         case .admin:
@@ -107,7 +133,14 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
             // waiting, and waking every parked pull per connect cost a fleet
             // of N slaves N² store operations at start-up.
         }
-        send(context, try! Codec.frame(.welcome, frame.requestID, Welcome(master: service.config.name)))
+        let master = service.config.name
+        let welcome = Welcome(master: master, mac: transcript.masterProof(token: token, master: master),
+                              maxFrameBytes: service.config.server.maxFrameBytes)
+        // The welcome goes out untagged; every frame after it, both ways, is tagged.
+        send(context, try! Codec.frame(.welcome, frame.requestID, welcome))
+        let keys = transcript.sessionKeys(token: token)
+        authenticator.activate(send: keys.masterToClient, receive: keys.clientToMaster)
+        frameLimit.maxBytes = service.config.server.maxFrameBytes
     }
 
     private func dispatchSlave(_ context: ChannelHandlerContext, _ frame: Frame, name: String, capabilities: Capabilities) {
@@ -212,21 +245,4 @@ final class Flag: @unchecked Sendable {
     private var value = false
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
-}
-
-/// Open connections across the server, for `server.max_connections`.
-final class ConnectionCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var open = 0
-
-    func tryAdd(limit: Int) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard open < limit else { return false }
-        open += 1
-        return true
-    }
-
-    func remove() {
-        lock.lock(); open -= 1; lock.unlock()
-    }
 }

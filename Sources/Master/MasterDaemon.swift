@@ -33,22 +33,34 @@ public final class MasterDaemon: @unchecked Sendable {
         // (see the entry point), request handlers stay on the thread that read them.
         let group = MultiThreadedEventLoopGroup.singleton
         self.group = group
-        let counter = ConnectionCounter()
-        let maxFrame = config.server.maxFrameBytes
+        let budget = ConnectionBudget(maxUnauthenticated: config.server.maxUnauthenticated, maxAuthenticated: config.server.maxConnections)
+        FileLimit.raiseAndCheck(config: config, logger: logger)
         let frameTimeout = TimeAmount.microseconds(config.server.frameTimeout)
         let idleTimeout = TimeAmount.microseconds(config.server.idleTimeout)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            // Out of descriptors (EMFILE), accept fails at once and the socket
+            // stays readable: without a pause the loop spins a core at 100%.
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptPause(pause: .milliseconds(250)) { error in
+                        FileLimit.acceptFailed(error, logger: service.logger)
+                    })
+                }
+            }
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let guardian = ConnectionGuard(frameTimeout: frameTimeout, idleTimeout: idleTimeout, logger: service.logger)
+                    let limit = FrameLimit(Frame.preAuthMaxBytes)
+                    let authenticator = FrameAuthenticator()
                     try channel.pipeline.syncOperations.addHandlers([
                         guardian,
-                        ByteToMessageHandler(FrameDecoder(maxBytes: maxFrame)),
+                        ByteToMessageHandler(FrameDecoder(limit: limit)),
                         MessageToByteHandler(FrameEncoder()),
-                        MasterConnection(service: service, connections: counter),
+                        authenticator,
+                        MasterConnection(service: service, connections: budget, authenticator: authenticator, frameLimit: limit),
                     ])
                 }
             }

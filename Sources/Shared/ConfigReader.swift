@@ -108,21 +108,50 @@ public final class ConfigReader {
         }
     }
 
-    /// Reads a secret token file: its content with surrounding whitespace removed.
+    /// What start-up should warn about without refusing (a token file others can read).
+    public private(set) var warnings: [String] = []
+
+    /// Reads a secret token file (see `readToken`), warning when others may read or change it.
     public func token(_ section: String, _ key: String) throws -> [UInt8] {
         let file = try string(section, key, default: "")
         guard !file.isEmpty else { throw ConfigError("\(path): [\(section)] \(key): required (a file holding the shared token)") }
-        return try readToken(resolvePath(file), context: "\(path): [\(section)] \(key)")
+        let context = "\(path): [\(section)] \(key)"
+        let token = try readToken(resolvePath(file), context: context)
+        warnings += tokenFileWarnings(resolvePath(file), token: token, context: context)
+        return token
     }
 }
 
+/// A token file's secret: a text token without its surrounding whitespace
+/// (what `echo … > slave.token` writes), or, when the file is not UTF-8 text,
+/// its raw bytes as they are (`head -c 32 /dev/urandom > slave.token`). Both
+/// ends read the file alike, so either form gives the same key.
 public func readToken(_ file: String, context: String) throws -> [UInt8] {
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+    guard let data = FileManager.default.contents(atPath: file) else {
         throw ConfigError("\(context): cannot read token file \(file)")
     }
-    let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    let token: [UInt8]
+    if let text = String(data: data, encoding: .utf8) {
+        token = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+    } else {
+        token = Array(data)
+    }
     guard !token.isEmpty else { throw ConfigError("\(context): token file \(file) is empty") }
-    return Array(token.utf8)
+    return token
+}
+
+/// Warnings for a token file that group or others may read or write, or a
+/// token short enough to guess.
+func tokenFileWarnings(_ file: String, token: [UInt8], context: String) -> [String] {
+    var out: [String] = []
+    var st = stat()
+    if stat(file, &st) == 0, st.st_mode & 0o077 != 0 {
+        out.append("\(context): token file \(file) is accessible to group or others (mode \(String(st.st_mode & 0o777, radix: 8))); run chmod 600 \(file)")
+    }
+    if token.count < 16 {
+        out.append("\(context): the token in \(file) is \(token.count) bytes; use at least 16 random bytes (e.g. openssl rand -hex 32)")
+    }
+    return out
 }
 
 public struct HostPort: Sendable, CustomStringConvertible, Equatable {

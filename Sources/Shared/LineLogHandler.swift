@@ -12,7 +12,9 @@ import Logging
 /// lost when a process is killed (`coalescing` groups the lines of one batch
 /// into one write, made before the batch's answer goes out). The lines are
 /// byte for byte what `StreamLogHandler` writes:
-/// `TIME LEVEL LABEL: k=v … [SOURCE] MESSAGE`.
+/// `TIME LEVEL LABEL: k=v … [SOURCE] MESSAGE`, except that control
+/// characters in values and messages are escaped and very long ones cut
+/// (`LogText`): one line per event, whatever a peer sent.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
@@ -59,7 +61,7 @@ public struct LineLogHandler: LogHandler {
             }
             Self.append(merged, to: &line)
         }
-        line += " [\(event.source)] \(event.message)\n"
+        line += " [\(event.source)] \(LogText.escaped(event.message.description))\n"
         if let pending = PendingLines.current, pending.fd == fd {
             pending.bytes += line.utf8
         } else {
@@ -73,7 +75,7 @@ public struct LineLogHandler: LogHandler {
             line += " "
             line += key
             line += "="
-            line += value.description
+            line += LogText.escaped(value.description)
         }
     }
 

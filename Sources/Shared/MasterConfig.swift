@@ -4,7 +4,11 @@ import Foundation
 public struct MasterConfig: Sendable {
     public struct Server: Sendable {
         public var listen: HostPort
+        /// Authenticated connections (slaves and admin clients).
         public var maxConnections: Int
+        /// Connections still in their handshake: a budget of their own, so
+        /// peers without a token cannot keep real slaves out.
+        public var maxUnauthenticated: Int = 256
         public var maxFrameBytes: Int
         /// A frame begun must be complete within this (µs): cuts off slow-loris senders.
         public var frameTimeout: Int64
@@ -53,6 +57,8 @@ public struct MasterConfig: Sendable {
     /// `[metrics] listen`: the Prometheus endpoint and status page; nil = off.
     public var metricsListen: HostPort?
     public var dbc: DBC = DBC()
+    /// Said at start-up in the log; nothing here stops it.
+    public var warnings: [String] = []
 
     public static func load(path: String) throws -> MasterConfig {
         let r = try ConfigReader(path: path)
@@ -60,11 +66,18 @@ public struct MasterConfig: Sendable {
         let server = Server(
             listen: try r.address("server", "listen", default: "0.0.0.0:9527"),
             maxConnections: try r.int("server", "max_connections", default: 4096, min: 1),
+            maxUnauthenticated: try r.int("server", "max_unauthenticated", default: 256, min: 1),
             maxFrameBytes: try r.int("server", "max_frame_bytes", default: Frame.defaultMaxBytes, min: 1024),
             frameTimeout: try r.duration("server", "frame_timeout", default: "30s"),
             idleTimeout: try r.duration("server", "idle_timeout", default: "5m"),
             slaveToken: try r.token("server", "token_file"),
             adminToken: try r.token("server", "admin_token_file"))
+        guard server.maxFrameBytes <= Frame.maxAllowedBytes else {
+            throw ConfigError("\(path): [server] max_frame_bytes: expected at most \(Frame.maxAllowedBytes) (256 MiB), got \(server.maxFrameBytes)")
+        }
+        if server.slaveToken == server.adminToken {
+            throw ConfigError("\(path): [server] token_file and admin_token_file hold the same secret, so every slave could run admin commands (remove-all); give admins a token of their own")
+        }
         let db = DB(
             url: try r.string("db", "url", default: "sqlite://wdpost.db"),
             minConnections: try r.int("db", "min_connections", default: 1, min: 0),
@@ -86,6 +99,7 @@ public struct MasterConfig: Sendable {
         let dbc = try readDBC(r)
         try r.rejectUnknown()
         var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics, dbc: dbc)
+        config.warnings = r.warnings
         config.db.url = try DatabaseURL.resolveSQLitePath(config.db.url, relativeTo: r)
         return config
     }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Version of the wire protocol; a mismatch is refused at the handshake.
-public let protocolVersion = 1
+/// 2: mutual authentication over both nonces, every later frame tagged.
+public let protocolVersion = 2
 
 public enum MessageType: UInt8, Sendable {
     // Handshake
@@ -61,20 +62,34 @@ public struct Auth: Codable, Sendable {
     public var role: Role
     public var name: String
     public var capabilities: Capabilities?
-    /// HMAC-SHA256(token, nonce ‖ name): proves the token without sending it.
+    /// The client's nonce (absent from protocol 1, which is refused by version).
+    public var nonce: [UInt8]?
+    /// `HandshakeTranscript.clientProof`: proves the token without sending it.
     public var mac: [UInt8]
-    public init(version: Int, role: Role, name: String, capabilities: Capabilities?, mac: [UInt8]) {
-        self.version = version; self.role = role; self.name = name; self.capabilities = capabilities; self.mac = mac
+    public init(version: Int, role: Role, name: String, capabilities: Capabilities?, nonce: [UInt8]?, mac: [UInt8]) {
+        self.version = version; self.role = role; self.name = name; self.capabilities = capabilities
+        self.nonce = nonce; self.mac = mac
     }
 
-    public static func mac(token: [UInt8], nonce: [UInt8], name: String) -> [UInt8] {
-        Digest.hmacSHA256(key: token, message: nonce + Array(name.utf8))
+    /// A complete auth for `token`, answering the master's `hello`.
+    public static func answering(_ hello: Hello, role: Role, name: String, capabilities: Capabilities?, token: [UInt8],
+                                 clientNonce: [UInt8] = SecureRandom.bytes(HandshakeTranscript.nonceBytes)) -> (Auth, HandshakeTranscript) {
+        let transcript = HandshakeTranscript(masterNonce: hello.nonce, clientNonce: clientNonce, role: role, name: name, capabilities: capabilities)
+        return (Auth(version: protocolVersion, role: role, name: name, capabilities: capabilities, nonce: clientNonce,
+                     mac: transcript.clientProof(token: token)), transcript)
     }
 }
 
 public struct Welcome: Codable, Sendable {
     public var master: String
-    public init(master: String) { self.master = master }
+    /// `HandshakeTranscript.masterProof`: the master holds the same token.
+    public var mac: [UInt8]
+    /// The master's `server.max_frame_bytes`, so a client can refuse a request
+    /// that would not fit before sending it.
+    public var maxFrameBytes: Int
+    public init(master: String, mac: [UInt8], maxFrameBytes: Int) {
+        self.master = master; self.mac = mac; self.maxFrameBytes = maxFrameBytes
+    }
 }
 
 public struct ErrorMessage: Codable, Sendable, Error, CustomStringConvertible {

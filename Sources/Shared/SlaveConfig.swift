@@ -28,6 +28,8 @@ public struct SlaveConfig: Sendable {
     public var processors: [ProcessorConfig]
     /// Data disk checked by the `dbc-verify` probe (the filesystem holding it).
     public var dataPath: String
+    /// Said at start-up in the log; nothing here stops it.
+    public var warnings: [String] = []
 
     /// Kinds this binary runs without an external program.
     public static let builtinKinds = [JobKind.noop, JobKind.synthetic, JobKind.wdpost, JobKind.dbcVerify]
@@ -56,6 +58,7 @@ public struct SlaveConfig: Sendable {
         config.dataPath = r.resolvePath(config.dataPath)
         config.kinds = Array(Set(config.kinds + config.processors.map(\.kind))).sorted()
         try r.rejectUnknown(ignoringSections: ["processors"])
+        config.warnings = r.warnings
         return config
     }
 

@@ -20,6 +20,7 @@ struct MasterDaemonCommand: AsyncParsableCommand {
         let signals = ShutdownSignal()
         let cfg: MasterConfig
         do { cfg = try MasterConfig.load(path: config) } catch { throw fail("\(error)") }
+        cfg.warnings.forEach { logger.warning("\($0)") }
         let daemon = MasterDaemon(config: cfg, logger: logger)
         do {
             let bound = try await daemon.start()
@@ -52,6 +53,7 @@ struct SlaveDaemonCommand: AsyncParsableCommand {
         let signals = ShutdownSignal()
         let cfg: SlaveConfig
         do { cfg = try SlaveConfig.load(path: config) } catch { throw fail("\(error)") }
+        cfg.warnings.forEach { logger.warning("\($0)") }
         let daemon = SlaveDaemon(config: cfg, logger: logger, runners: Runners.make(for: cfg))
         let main = Task { try await daemon.run() }
         let stopper = Task {

@@ -45,7 +45,7 @@ final class FrameTests: XCTestCase {
     func testAMillionFuzzedInputsNeverCrashTheDecoders() throws {
         var rng = SplitMix64(seed: 0x5EED)
         let seeds: [[UInt8]] = try [
-            Codec.frame(.auth, 1, Auth(version: 1, role: .slave, name: "s", capabilities: Capabilities(kinds: ["noop"]), mac: [1, 2])),
+            Codec.frame(.auth, 1, Auth(version: 2, role: .slave, name: "s", capabilities: Capabilities(kinds: ["noop"]), nonce: [3, 4], mac: [1, 2])),
             Codec.frame(.pull, 2, PullRequest(max: 4, kinds: ["noop", "wdpost"], waitMs: 1000)),
             Codec.frame(.finish, 3, FinishRequest(results: [JobResult(id: "abc", lease: 7, ok: true, output: Data([1, 2, 3]))])),
             Codec.frame(.submit, 4, SubmitRequest(jobs: [NewJob(kind: "noop", input: Data("{}".utf8), partitions: [1])])),

@@ -39,12 +39,11 @@ final class LineLogHandlerTests: XCTestCase {
             logger.debug("no metadata of its own")
             logger.error("failed", error: Boom())
         }
-        XCTAssertEqual(out.count, 6, "five lines and the final newline: \(out)")
+        XCTAssertEqual(out.count, 5, "four lines and the final newline: \(out)")
         let stamp = #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}"#
         let expected = [
             #"^\#(stamp) info wdpost-test: job=J1 worker=s1 \[WdpostTests\] job claimed$"#,
-            #"^\#(stamp) warning wdpost-test: job=J2 worker=s2 \[WdpostTests\] attempt failed: x$"#,
-            #"^y$"#,
+            #"^\#(stamp) warning wdpost-test: job=J2 worker=s2 \[WdpostTests\] attempt failed: x\\ny$"#,
             #"^\#(stamp) debug wdpost-test: worker=s2 \[WdpostTests\] no metadata of its own$"#,
             #"^\#(stamp) error wdpost-test: error.message=boom error.type=.*Boom worker=s2 \[WdpostTests\] failed$"#,
             #"^$"#,
@@ -52,6 +51,21 @@ final class LineLogHandlerTests: XCTestCase {
         for (line, pattern) in zip(out, expected) {
             XCTAssertNotNil(line.range(of: pattern, options: .regularExpression), "\(line) does not match \(pattern)")
         }
+    }
+
+    /// A peer's text cannot forge a line: a newline in a name or message is
+    /// escaped, and a 4 MiB value is cut to a few KiB.
+    func testPeerTextStaysOnOneLineAndIsCut() throws {
+        let forged = "s1\n2026-12-04T00:00:00+0000 info wdpost-master: job=X worker=s1 [Master] finish accepted"
+        let out = try lines { logger in
+            logger.warning("connection refused: \(forged)", metadata: ["worker": "\(forged)\r\u{1b}[2J\u{2028}"])
+            logger.info("big", metadata: ["name": "\(String(repeating: "n", count: 4 << 20))"])
+        }
+        XCTAssertEqual(out.count, 3, "two lines and the final newline: \(out.map { $0.prefix(200) })")
+        XCTAssertTrue(out[0].contains(#"s1\n2026-12-04T00:00:00+0000 info"#), out[0])
+        XCTAssertTrue(out[0].contains(#"\r\u{1b}[2J\u{2028}"#), out[0])
+        XCTAssertLessThan(out[1].utf8.count, 2 * LogText.maxFieldBytes)
+        XCTAssertTrue(out[1].contains("…[4194304 bytes, cut]"), String(out[1].suffix(100)))
     }
 
     func testCoalescedLinesGoOutInOneWriteWhenTheBlockEnds() throws {

@@ -14,6 +14,13 @@ void wd_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 void wd_hmac_sha256(const uint8_t *key, size_t key_len,
                     const uint8_t *msg, size_t msg_len, uint8_t out[32]);
 
+/* HMAC-SHA256(key, head || body) into out[32], without joining the two parts:
+ * a frame's tag covers its header and its payload where each already lies.
+ * Returns 0, or -1 when libcrypto cannot compute it (out is then unusable). */
+int wd_hmac_sha256_2(const uint8_t *key, size_t key_len,
+                      const uint8_t *head, size_t head_len,
+                      const uint8_t *body, size_t body_len, uint8_t out[32]);
+
 /* Fills out with len cryptographically random bytes; returns 0 on success. */
 int wd_random_bytes(uint8_t *out, size_t len);
 

@@ -24,6 +24,8 @@ final class TestCluster: @unchecked Sendable {
     /// Extra lines for the master's [server] section.
     var serverExtra = ""
     var metricsURL: String?
+    /// Shell commands run before the master is exec'd in the same shell (e.g. `ulimit -n 64`).
+    var masterShellPrefix: String?
     private var admin: AdminClient?
 
     /// `task` overrides keys of the master's [task] section (values are TOML literals).
@@ -38,6 +40,9 @@ final class TestCluster: @unchecked Sendable {
         masterTask.merge(task) { $1 }
         try slaveToken.write(to: dir.appendingPathComponent("slave.token"), atomically: true, encoding: .utf8)
         try adminToken.write(to: dir.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
+        for token in ["slave.token", "admin.token"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.appendingPathComponent(token).path)
+        }
     }
 
     static func findBinary() -> URL {
@@ -80,8 +85,11 @@ final class TestCluster: @unchecked Sendable {
     func launchMaster() throws -> Proc {
         let config = try writeMasterConfig()
         masterRuns += 1
-        let proc = try Proc(binary: binary, arguments: ["master", "daemon", "-c", config.path],
-                            logURL: dir.appendingPathComponent("master-\(masterRuns).log"))
+        let arguments = ["master", "daemon", "-c", config.path]
+        let logURL = dir.appendingPathComponent("master-\(masterRuns).log")
+        let proc = try masterShellPrefix.map {
+            try Proc(binary: URL(fileURLWithPath: "/bin/bash"), arguments: ["-c", "\($0) && exec \"$0\" \"$@\"", binary.path] + arguments, logURL: logURL)
+        } ?? Proc(binary: binary, arguments: arguments, logURL: logURL)
         master = proc
         return proc
     }
