@@ -158,6 +158,8 @@ struct StoreConformance {
         let id = try insert([NewJob(kind: "noop")], maxTry: 2)[0]
         let first = try claim(now: 2_000)[0]
         XCTAssertEqual(try finish(first, ok: false, error: "boom 1", retryAt: 10_000), .requeued)
+        XCTAssertEqual(try finish(first, ok: false, error: "boom 1", now: 3_100, retryAt: 10_100), .repeated,
+                       "a failure reported again (its ack was lost) is acknowledged again, not called stale")
         var job = try get(id)
         XCTAssertEqual(job.state, .readyToRun)
         XCTAssertEqual(job.error, "boom 1")
@@ -165,6 +167,7 @@ struct StoreConformance {
         let second = try claim(now: 10_000)[0]
         XCTAssertEqual(second.tryNum, 2)
         XCTAssertEqual(try finish(second, ok: false, error: "boom 2", now: 11_000), .recorded)
+        XCTAssertEqual(try finish(second, ok: false, error: "boom 2", now: 11_100), .repeated)
         job = try get(id)
         XCTAssertEqual(job.state, .failed)
         XCTAssertEqual(job.error, "boom 2")
