@@ -151,7 +151,7 @@ struct Slaves: AsyncParsableCommand {
         var rows = [["Name", "Address", "Running", "Concurrent", "Kinds", "LastSeen"]]
         for s in slaves {
             rows.append([s.name, s.address, "\(s.runningJobs)", "\(s.concurrent)", s.kinds.joined(separator: ","),
-                         DurationText.format(micros: now - s.lastSeen) + " ago"])
+                         DurationText.format(micros: now.subtractingSaturating(s.lastSeen)) + " ago"])
         }
         print(TextTable.render(rows), terminator: "")
     }
