@@ -200,7 +200,7 @@ public final class MasterService: @unchecked Sendable {
     /// A page of at most `maxListPage` jobs and about a quarter of a frame
     /// (at least one job), so that the answer fits the client's frame limit
     /// even with inputs in base64; without a limit (a client from before
-    /// paging) the whole list, as before.
+    /// paging) the whole list if it fits one answer, else an error.
     func list(_ request: ListRequest) async throws -> JobList {
         guard let asked = request.limit else {
             // A client from before paging gets the whole list in one answer,
