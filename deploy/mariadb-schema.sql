@@ -148,3 +148,11 @@ CREATE INDEX IF NOT EXISTS jobs_claim_kind ON jobs (state, kind, deadline_at, pr
 DROP INDEX IF EXISTS jobs_claim_order ON jobs;
 
 INSERT INTO schema_version (version) VALUES (7);
+
+-- Migration 8: text compares byte for byte, trailing spaces included, as in SQLite (utf8mb4_bin pads with spaces).
+ALTER TABLE jobs CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
+ALTER TABLE jobs_archive CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
+ALTER TABLE dbc_orders CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
+ALTER TABLE dbc_members CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
+
+INSERT INTO schema_version (version) VALUES (8);

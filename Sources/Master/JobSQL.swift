@@ -178,9 +178,11 @@ struct JobSQL<Connection: SQLConnection> {
         // Some were not Running under their lease. A row Succeed under the
         // result's lease was recorded by this write (finished_at is this
         // call's `now`) or earlier, by a finish whose ack was lost (repeated).
-        let current = Dictionary(uniqueKeysWithValues: try db.query("""
+        // Rows are unique by id byte-wise; as Swift strings two ids could still
+        // be equal (canonically equivalent), so the dictionary must not trap on it.
+        let current = Dictionary(try db.query("""
             SELECT id, lease, state, finished_at FROM jobs\(dialect.byID) WHERE id IN (\(Self.placeholders(rows.count)))
-            """, ids) { ($0.text(0), (lease: $0.int(1), state: $0.text(2), finishedAt: $0.int(3))) })
+            """, ids) { ($0.text(0), (lease: $0.int(1), state: $0.text(2), finishedAt: $0.int(3))) }, uniquingKeysWith: { a, _ in a })
         for r in chunk {
             guard let c = current[r.id], c.lease == r.lease, c.state == JobState.succeed.rawValue else {
                 decided[r.id] = .stale
@@ -262,9 +264,12 @@ struct JobSQL<Connection: SQLConnection> {
         try jobs("SELECT \(Self.columns) FROM jobs WHERE state = 'Failed' ORDER BY finished_at DESC LIMIT ?", [.int(Int64(limit))])
     }
 
+    /// GROUP BY compares bytes; Swift strings compare canonically, so two
+    /// byte-different groups may be one key here: their counts add up.
     func runningByWorker() throws -> [String: Int] {
-        Dictionary(uniqueKeysWithValues: try db.query(
-            "SELECT worker, COUNT(*) FROM jobs WHERE state = 'Running' GROUP BY worker", []) { ($0.text(0), Int($0.int(1))) })
+        Dictionary(try db.query(
+            "SELECT worker, COUNT(*) FROM jobs WHERE state = 'Running' GROUP BY worker", []) { ($0.text(0), Int($0.int(1))) },
+            uniquingKeysWith: +)
     }
 }
 

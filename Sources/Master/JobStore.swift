@@ -57,7 +57,7 @@ public struct RetryPolicy: Sendable {
     public var notBefore: Int64
     public init(notBefore: Int64) { self.notBefore = notBefore }
     /// Claimable again `micros` from now.
-    public static func after(_ micros: Int64) -> RetryPolicy { RetryPolicy(notBefore: nowMicros() + micros) }
+    public static func after(_ micros: Int64) -> RetryPolicy { RetryPolicy(notBefore: nowMicros().addingSaturating(micros)) }
 }
 
 /// The job table behind one protocol, implemented by SQLite and MariaDB and

@@ -5,8 +5,8 @@ import Foundation
 ///
 /// Choices, and why:
 /// - InnoDB (row locks, `FOR UPDATE SKIP LOCKED`), utf8mb4 with a binary
-///   collation: job ids are case-sensitive base58 and every comparison must
-///   match SQLite's byte-wise one.
+///   collation without padding (migration 8): job ids are case-sensitive
+///   base58 and every comparison must match SQLite's byte-wise one.
 /// - Timestamps are BIGINT microseconds, like the SQLite store; a job without
 ///   a deadline stores Int64.max so it sorts last.
 /// - `seq` (AUTO_INCREMENT) records insertion order, the tie-break SQLite gets
@@ -158,6 +158,17 @@ enum MariaDBSchema {
         [
             "CREATE INDEX IF NOT EXISTS jobs_claim_kind ON jobs (state, kind, deadline_at, priority DESC, created_at, seq)",
             "DROP INDEX IF EXISTS jobs_claim_order ON jobs",
+        ],
+        // 8: text compares as in SQLite, byte for byte including trailing
+        // spaces. utf8mb4_bin is a PAD SPACE collation: "k" and "k " were one
+        // unique key, and a kind or pin with a trailing space matched the one
+        // without. utf8mb4_nopad_bin orders by code point, as SQLite's
+        // byte-wise BINARY does for UTF-8, and pads nothing.
+        [
+            "ALTER TABLE jobs CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
+            "ALTER TABLE jobs_archive CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
+            "ALTER TABLE dbc_orders CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
+            "ALTER TABLE dbc_members CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
         ],
     ]
 }

@@ -164,6 +164,8 @@ public final class MariaDBStore: SharedJobSQL {
     private func claimInTurn(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
         var claimed = [[Job]](repeating: [], count: wanted.count)
         var remaining = wanted.map { max(0, $0.limit) }
+        // Each entry's answer must fit the slave's frame (see `lockAndClaim`).
+        var inputBudget = wanted.map { _ in InputLimits.claimInputBytes }
         guard !kinds.isEmpty, remaining.contains(where: { $0 > 0 }) else { return claimed }
         // Padded like the id lists, so the statement's length varies little.
         let workers = JobSQL<MariaDBConnection>.padded(Array(Set(wanted.map(\.worker))).sorted())
@@ -207,7 +209,7 @@ public final class MariaDBStore: SharedJobSQL {
                 guard want > 0 else { break }
                 let jobs = Array(rest.prefix(want))
                 rest = rest.dropFirst(jobs.count)
-                let got = try lockAndClaim(jobs, for: wanted, remaining: &remaining, now: now)
+                let got = try lockAndClaim(jobs, for: wanted, remaining: &remaining, inputBudget: &inputBudget, now: now)
                 skipped += jobs.count - got.reduce(0) { $0 + $1.count }
                 for (i, jobs) in got.enumerated() { claimed[i] += jobs }
             }
@@ -248,7 +250,11 @@ public final class MariaDBStore: SharedJobSQL {
     /// claim. Both statements go by primary key (forced, as in
     /// `JobSQL.Dialect.byID`): walking the claim index's ReadyToRun range
     /// would touch every ready job.
-    private func lockAndClaim(_ candidates: [Job], for wanted: [ClaimWanted], remaining: inout [Int], now: Int64) throws -> [[Job]] {
+    /// An entry takes jobs while their inputs fit its `inputBudget` (bytes
+    /// left), and always its first one; the first that does not fit ends its
+    /// claim, and the job stays ready for the next.
+    private func lockAndClaim(_ candidates: [Job], for wanted: [ClaimWanted], remaining: inout [Int], inputBudget: inout [Int],
+                              now: Int64) throws -> [[Job]] {
         let lockIDs = JobSQL<MariaDBConnection>.padded(candidates.map(\.id))
         // Still ready: another master may have claimed (and committed) a
         // candidate since the read; its try count, if it ran meanwhile, is
@@ -263,7 +269,17 @@ public final class MariaDBStore: SharedJobSQL {
         for candidate in candidates {
             guard let tryNum = locked[candidate.id] else { continue }
             // A locked job no entry may take stays ready; its lock ends with the transaction.
-            guard let i = wanted.indices.first(where: { remaining[$0] > 0 && (candidate.pin.isEmpty || candidate.pin == wanted[$0].worker) }) else { continue }
+            var taker: Int?
+            for i in wanted.indices where remaining[i] > 0 && (candidate.pin.isEmpty || candidate.pin == wanted[i].worker) {
+                let first = remaining[i] == max(0, wanted[i].limit)
+                if !first && candidate.input.count > inputBudget[i] {
+                    remaining[i] = 0
+                    continue
+                }
+                taker = i
+                break
+            }
+            guard let i = taker else { continue }
             let lease = leases[i] ?? JobLeaseToken.make()
             leases[i] = lease
             var job = candidate
@@ -271,6 +287,7 @@ public final class MariaDBStore: SharedJobSQL {
             job.startedAt = now; job.heartbeatAt = now; job.finishedAt = 0
             shares[i].append(job)
             remaining[i] -= 1
+            inputBudget[i] -= min(inputBudget[i], candidate.input.count)
         }
         let claimed = shares.flatMap { $0 }.count
         guard claimed > 0 else { return shares }

@@ -44,7 +44,9 @@ public final class MasterService: @unchecked Sendable {
               mayClaim: @escaping () -> Bool) async throws -> PullResponse {
         let kinds = request.kinds.filter { capabilities.kinds.contains($0) }
         let limit = max(0, min(request.max, capabilities.concurrent))
-        let deadline = nowMicros() + Int64(max(0, request.waitMs)) * 1000
+        // waitMs comes off the wire: bounded, and the sum cannot overflow.
+        let waitMs = Int64(max(0, min(request.waitMs, InputLimits.pullWaitMsMax)))
+        let deadline = nowMicros().addingSaturating(waitMs.multipliedSaturating(by: 1000))
         var woken = true
         while woken && mayClaim() {
             let generation = wake.current
@@ -92,7 +94,7 @@ public final class MasterService: @unchecked Sendable {
     /// next jobs in the same transaction. `mayClaim` as for `pull`.
     func finish(worker: String, capabilities: Capabilities, request: FinishRequest,
                 mayClaim: @escaping () -> Bool = { true }) async throws -> FinishResponse {
-        let results = try await verified(request.results, worker: worker)
+        let results = try await verified(request.results.map(Self.bounded), worker: worker)
         let claim = request.pull.map { p in
             FinishClaimBatcher.Claim(kinds: p.kinds.filter { capabilities.kinds.contains($0) }, miners: capabilities.allowedMiners,
                                      limit: max(0, min(p.max, capabilities.concurrent)))
@@ -128,6 +130,13 @@ public final class MasterService: @unchecked Sendable {
         return FinishResponse(statuses: outcomes.map(\.status), jobs: request.pull == nil ? nil : handedOut(claimed, to: worker))
     }
 
+    /// A result's error text as the store keeps it: cut to `InputLimits.errorBytes`.
+    static func bounded(_ result: JobResult) -> JobResult {
+        var result = result
+        if result.error.utf8.count > InputLimits.errorBytes { result.error = InputLimits.truncated(result.error) }
+        return result
+    }
+
     /// Successful results of verified kinds are checked here, off the store
     /// thread; one that does not verify is turned into a failed attempt.
     func verified(_ results: [JobResult], worker: String) async throws -> [JobResult] {
@@ -158,6 +167,8 @@ public final class MasterService: @unchecked Sendable {
     }
 
     func release(worker: String, request: ReleaseRequest) async throws -> Empty {
+        var request = request
+        request.reason = InputLimits.truncated(request.reason)
         let released = try await db { store in
             try request.jobs.filter { try store.release($0, reason: request.reason, now: nowMicros(), retry: RetryPolicy(notBefore: 0)) }
         }
@@ -177,11 +188,9 @@ public final class MasterService: @unchecked Sendable {
     // MARK: admin requests
 
     func submit(_ request: SubmitRequest) async throws -> IDList {
-        for job in request.jobs where job.kind.isEmpty {
-            throw ErrorMessage("submit: every job needs a kind")
-        }
+        let jobs = try SubmitCheck.checked(request.jobs)
         let maxTry = config.task.maxRetry
-        let ids = try await db { try $0.insert(request.jobs, maxTry: maxTry, now: nowMicros()) }
+        let ids = try await db { try $0.insert(jobs, maxTry: maxTry, now: nowMicros()) }
         metrics.add(.submits, ids.count)
         logger.info("submitted \(ids.count) job(s)")
         wake.signal()
@@ -191,10 +200,16 @@ public final class MasterService: @unchecked Sendable {
     /// A page of at most `maxListPage` jobs and about a quarter of a frame
     /// (at least one job), so that the answer fits the client's frame limit
     /// even with inputs in base64; without a limit (a client from before
-    /// paging) the whole list, as before.
+    /// paging) the whole list if it fits one answer, else an error.
     func list(_ request: ListRequest) async throws -> JobList {
         guard let asked = request.limit else {
-            return JobList(jobs: try await db { try $0.list(all: request.all) })
+            // A client from before paging gets the whole list in one answer,
+            // as long as it fits one frame; past that it is told to page.
+            let page = try await db { try $0.list(all: request.all, after: nil, limit: Self.maxListPage, brief: false, maxBytes: InputLimits.answerBytes / 2) }
+            guard page.next == nil else {
+                throw ErrorMessage("list: more jobs than fit one answer (\(Self.maxListPage) jobs or \(InputLimits.answerBytes / 2) bytes); use a client that pages")
+            }
+            return JobList(jobs: page.jobs)
         }
         guard asked > 0 else { throw ErrorMessage("list: limit must be at least 1, got \(asked)") }
         let limit = min(asked, Self.maxListPage)
@@ -206,24 +221,48 @@ public final class MasterService: @unchecked Sendable {
     /// Most jobs in one page of `list`.
     static let maxListPage = 10_000
 
+    /// The ids of a show, reset or remove: each once, in the order first
+    /// named, and at most `InputLimits.idsPerRequest` of them.
+    static func distinctIDs(_ request: IDList, _ what: String) throws -> [String] {
+        var seen = Set<String>()
+        let ids = request.ids.filter { seen.insert($0).inserted }
+        guard ids.count <= InputLimits.idsPerRequest else {
+            throw ErrorMessage("\(what): \(ids.count) job ids, over the limit of \(InputLimits.idsPerRequest) per request")
+        }
+        return ids
+    }
+
+    /// The jobs named, each once; refused (before it is built) when the
+    /// answer would not fit the client's frame.
     func show(_ request: IDList) async throws -> JobList {
-        let jobs = try await db { store in try request.ids.map { id -> Job in
-            guard let job = try store.get(id) else { throw StoreError.unknownJobs([id]) }
-            return job
-        } }
+        let ids = try Self.distinctIDs(request, "show")
+        let limit = InputLimits.answerBytes
+        let jobs = try await db { store in
+            var bytes = 0
+            return try ids.enumerated().map { i, id -> Job in
+                guard let job = try store.get(id) else { throw StoreError.unknownJobs([id]) }
+                bytes += InputLimits.answerBytes(of: job)
+                guard bytes <= limit else {
+                    throw ErrorMessage("show: the answer would exceed \(limit) bytes (the frame limit less headroom) at job \(id), number \(i + 1) of \(ids.count); ask for fewer jobs at once")
+                }
+                return job
+            }
+        }
         return JobList(jobs: jobs)
     }
 
     func reset(_ request: IDList) async throws -> CountResponse {
-        let n = try await db { try $0.reset(request.ids, now: nowMicros()) }
-        logger.info("reset \(request.ids.joined(separator: ", "))")
+        let ids = try Self.distinctIDs(request, "reset")
+        let n = try await db { try $0.reset(ids, now: nowMicros()) }
+        logger.info("reset \(ids.joined(separator: ", "))")
         wake.signal()
         return CountResponse(count: n)
     }
 
     func remove(_ request: IDList) async throws -> CountResponse {
-        let n = try await db { try $0.remove(request.ids) }
-        logger.info("removed \(request.ids.joined(separator: ", "))")
+        let ids = try Self.distinctIDs(request, "remove")
+        let n = try await db { try $0.remove(ids) }
+        logger.info("removed \(ids.joined(separator: ", "))")
         return CountResponse(count: n)
     }
 

@@ -109,7 +109,11 @@ public final class SQLiteStore: SharedJobSQL {
         let read = Self.candidateRead(kinds: kinds, worker: worker, miners: miners, limit: limit, now: now)
         let candidates = try db.query(read.sql, read.params, JobSQL<SQLiteConnection>.job)
         var claimed: [Job] = []
+        var inputBytes = 0
         for var job in candidates {
+            // The answer must fit the slave's frame: at least one job, then
+            // only while the inputs stay within the budget; the rest stay ready.
+            if !claimed.isEmpty && inputBytes + job.input.count > InputLimits.claimInputBytes { break }
             let lease = JobLeaseToken.make()
             let changed = try db.run("""
                 UPDATE jobs SET state = 'Running', try_num = try_num + 1, lease = ?, worker = ?,
@@ -120,6 +124,7 @@ public final class SQLiteStore: SharedJobSQL {
             job.state = .running; job.tryNum += 1; job.lease = lease; job.worker = worker
             job.startedAt = now; job.heartbeatAt = now; job.finishedAt = 0
             claimed.append(job)
+            inputBytes += job.input.count
         }
         return claimed
     }

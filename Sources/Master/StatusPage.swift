@@ -34,7 +34,7 @@ struct StatusSnapshot: Encodable {
             (try store.countByStateAndKind(), try store.runningByWorker(), try store.latestFailures(limit: 20))
         }
         let now = nowMicros()
-        var byState = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+        var byState = Dictionary(JobState.allCases.map { ($0.rawValue, 0) }, uniquingKeysWith: +)
         for c in counts { byState[c.state, default: 0] += c.count }
         let snapshot = StatusSnapshot(
             master: service.config.name, generatedAt: iso(now), jobsByState: byState, jobs: counts,

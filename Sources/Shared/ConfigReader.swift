@@ -73,9 +73,13 @@ public final class ConfigReader {
     /// Durations are strings like "15s"; returns microseconds.
     public func duration(_ section: String, _ key: String, default def: String, allowZero: Bool = false) throws -> Int64 {
         guard let v = try value(section, key) else { return try DurationText.micros(def) }
-        guard let s = v.string, let micros = try? DurationText.micros(s), micros > 0 || (allowZero && micros == 0) else {
-            throw fail(section, key, "a duration string such as \"15s\", \"10m\", \"25h0m0s\" or \"2days\"\(allowZero ? "" : ", above zero")", v)
-        }
+        let expected = "a duration string such as \"15s\", \"10m\", \"25h0m0s\" or \"2days\"\(allowZero ? "" : ", above zero")"
+        guard let s = v.string else { throw fail(section, key, expected, v) }
+        let micros: Int64
+        do { micros = try DurationText.micros(s) } catch let error as DurationText.ParseError where error.tooLong {
+            throw fail(section, key, "a duration of at most \(DurationText.maxText)", v)
+        } catch { throw fail(section, key, expected, v) }
+        guard micros > 0 || (allowZero && micros == 0) else { throw fail(section, key, expected, v) }
         return micros
     }
 

@@ -7,10 +7,20 @@ import Foundation
 public enum DurationText {
     public struct ParseError: Error, CustomStringConvertible {
         public let text: String
+        /// Set when the text is a duration, but longer than `maxMicros`.
+        public var tooLong = false
         public var description: String {
-            "\"\(text)\" is not a duration (expected e.g. \"15s\", \"10m\", \"25h0m0s\", \"2days\")"
+            tooLong ? "\"\(text)\" is longer than the longest duration allowed, \(DurationText.maxText)"
+                : "\"\(text)\" is not a duration (expected e.g. \"15s\", \"10m\", \"25h0m0s\", \"2days\")"
         }
     }
+
+    /// The longest duration any setting takes: 100 years. Every duration is
+    /// added to the current time (µs since 1970, about 1.8 × 10^15) or turned
+    /// into nanoseconds for a timer; this bound keeps both far inside Int64
+    /// (10^18 of headroom) so no setting can make the arithmetic overflow.
+    public static let maxMicros: Int64 = 36_525 * 86_400 * 1_000_000
+    public static let maxText = "36525days (100 years)"
 
     private static let units: [(String, Double)] = [
         // Longest names first so "ms" is not read as "m" followed by garbage.
@@ -24,15 +34,20 @@ public enum DurationText {
         var rest = Substring(trimmed)
         guard !rest.isEmpty else { throw ParseError(text: text) }
         var total = 0.0
+        var tooLong = false
         while !rest.isEmpty {
-            let number = rest.prefix(while: { $0.isNumber || $0 == "." })
-            guard !number.isEmpty, let value = Double(number) else { throw ParseError(text: text) }
+            let number = rest.prefix(while: { ("0"..."9").contains($0) || $0 == "." })
+            guard !number.isEmpty, let value = Double(number), value.isFinite else { throw ParseError(text: text) }
             rest = rest.dropFirst(number.count)
             guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { throw ParseError(text: text) }
             rest = rest.dropFirst(unit.0.count)
-            total += value * unit.1
+            // Checked term by term, so no sum of huge terms can leave Double's exact range unnoticed.
+            let term = value * unit.1
+            if !term.isFinite || term > Double(maxMicros) { tooLong = true }
+            total += term
         }
-        guard total < Double(Int64.max) else { throw ParseError(text: text) }
+        // The whole text is parsed first: a malformed one is reported as such, not as too long.
+        guard !tooLong, total <= Double(maxMicros) else { throw ParseError(text: text, tooLong: true) }
         return Int64(total.rounded())
     }
 

@@ -59,10 +59,21 @@ public struct PoStInput: Codable, Sendable {
     public static let defaultChallenges: UInt32 = 10
     public var challengeCount: UInt32 { challenges ?? Self.defaultChallenges }
 
-    /// An empty proof would verify vacuously, so a job must challenge something.
+    /// An empty proof would verify vacuously, so a job must challenge something;
+    /// and an input no proof can verify against (a bad root, randomness, a
+    /// sector twice) would only burn every try, so it is refused at submit.
     public func validate() throws {
         guard !sectors.isEmpty else { throw ErrorMessage("wdpost: the job lists no sectors") }
         guard (1...1000).contains(challengeCount) else { throw ErrorMessage("wdpost: challenges must be in 1…1000, got \(challengeCount)") }
+        _ = try randomnessBytes()
+        var seen = Set<UInt64>()
+        for sector in sectors {
+            guard seen.insert(sector.id).inserted else { throw ErrorMessage("wdpost: sector \(sector.id) is listed twice") }
+            guard !sector.path.isEmpty else { throw ErrorMessage("wdpost: sector \(sector.id) has no path") }
+            guard let root = Hex.decode(sector.root), root.count == 32 else {
+                throw ErrorMessage("wdpost: the root of sector \(sector.id) must be 32 bytes of hex")
+            }
+        }
     }
 
     public func randomnessBytes() throws -> [UInt8] {

@@ -53,7 +53,11 @@ public struct SlaveConfig: Sendable {
         for kind in config.kinds where !builtinKinds.contains(kind) {
             throw ConfigError("\(path): [slave] kinds: \"\(kind)\" is not a built-in kind (built-in: \(builtinKinds.joined(separator: ", "))); run other kinds through [[processors.\(kind)]]")
         }
-        guard !config.name.isEmpty else { throw ConfigError("\(path): [slave] name: expected a non-empty name") }
+        // The master normalises and checks names the same way at the handshake;
+        // refusing here stops a slave that could never connect at start.
+        do { config.name = try PeerName.validated(config.name, what: "name") } catch {
+            throw ConfigError("\(path): [slave] \(error)")
+        }
         guard !config.dataPath.isEmpty else { throw ConfigError("\(path): [slave] data_path: expected a directory path") }
         config.dataPath = r.resolvePath(config.dataPath)
         config.kinds = Array(Set(config.kinds + config.processors.map(\.kind))).sorted()

@@ -14,11 +14,27 @@ struct Submit: AsyncParsableCommand {
     @Option(help: "Partitions, e.g. 1,2") var partitions: String = ""
     @Option(help: "Higher runs first among jobs with the same deadline") var priority: Int = 0
     @Option(name: .customLong("deadline-at"), help: "Must be proven by this Unix time (s); earliest runs first") var deadlineAt: Int64?
-    @Option(name: .customLong("unique-key"), help: "A second submit with the same key returns the existing job") var uniqueKey: String?
+    @Option(name: .customLong("unique-key"), help: "A second submit with the same key returns the existing job (\"\": no key)") var uniqueKey: String?
     @Option(help: "Pin: only the slave of this name may run the job") var worker: String?
+
+    /// Numbers are checked before any arithmetic on them (`--deadline-at` in
+    /// seconds becomes µs); the master checks everything again at its door.
+    func validate() throws {
+        guard (0...InputLimits.deadlineAtMaxSeconds).contains(deadlineAt ?? 0) else {
+            throw ValidationError("--deadline-at \(deadlineAt ?? 0): expected a Unix time in seconds, 0…\(InputLimits.deadlineAtMaxSeconds) (the end of 9999)")
+        }
+        guard (-InputLimits.priorityMax...InputLimits.priorityMax).contains(priority) else {
+            throw ValidationError("--priority \(priority): expected -\(InputLimits.priorityMax)…\(InputLimits.priorityMax)")
+        }
+        guard (-1...InputLimits.partitionMax).contains(deadline) else {
+            throw ValidationError("--deadline \(deadline): expected -1…\(InputLimits.partitionMax)")
+        }
+    }
 
     func run() async throws {
         guard count >= 1 else { throw fail("--count must be at least 1") }
+        // An empty key is no key, as the master treats it.
+        let uniqueKey = uniqueKey?.isEmpty == false ? uniqueKey : nil
         guard uniqueKey == nil || count == 1 else { throw fail("--unique-key names one job; use --count 1") }
         let parts = PartitionList.parse(partitions)
         guard partitions.isEmpty || parts.count == partitions.split(separator: ",").count else {
@@ -135,7 +151,7 @@ struct Slaves: AsyncParsableCommand {
         var rows = [["Name", "Address", "Running", "Concurrent", "Kinds", "LastSeen"]]
         for s in slaves {
             rows.append([s.name, s.address, "\(s.runningJobs)", "\(s.concurrent)", s.kinds.joined(separator: ","),
-                         DurationText.format(micros: now - s.lastSeen) + " ago"])
+                         DurationText.format(micros: now.subtractingSaturating(s.lastSeen)) + " ago"])
         }
         print(TextTable.render(rows), terminator: "")
     }

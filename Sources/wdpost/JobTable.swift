@@ -46,8 +46,8 @@ enum JobTable {
     static func elapsed(_ job: Job, now: Int64) -> String {
         guard job.startedAt > 0 else { return "-" }
         switch job.state {
-        case .running: return DurationText.format(micros: now - job.startedAt)
-        case .succeed, .failed: return job.finishedAt > 0 ? DurationText.format(micros: job.finishedAt - job.startedAt) : "-"
+        case .running: return DurationText.format(micros: now.subtractingSaturating(job.startedAt))
+        case .succeed, .failed: return job.finishedAt > 0 ? DurationText.format(micros: job.finishedAt.subtractingSaturating(job.startedAt)) : "-"
         case .readyToRun: return "-"
         }
     }
@@ -62,7 +62,7 @@ enum JobTable {
             var row = [job.id, job.minerID.isEmpty ? "-" : job.minerID, job.deadlineIdx < 0 ? "-" : "\(job.deadlineIdx)",
                        job.partitions.isEmpty ? "-" : PartitionList.format(job.partitions), job.worker.isEmpty ? "-" : job.worker,
                        job.state.rawValue, "\(job.tryNum)", time(job.createdAt), elapsed(job, now: now),
-                       job.state == .running ? DurationText.format(micros: now - job.heartbeatAt) + " ago" : "-",
+                       job.state == .running ? DurationText.format(micros: now.subtractingSaturating(job.heartbeatAt)) + " ago" : "-",
                        error.isEmpty ? "-" : error]
             if detail { row.insert(contentsOf: [job.kind, "\(job.priority)"], at: 1) }
             rows.append(row)

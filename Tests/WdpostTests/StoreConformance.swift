@@ -25,6 +25,9 @@ struct StoreConformance {
         ("largeBatchesGoInPieces", { try $0.largeBatchesGoInPieces() }),
         ("listPagesAddUpToTheList", { try $0.listPagesAddUpToTheList() }),
         ("claimMergesItsKindsInClaimOrder", { try $0.claimMergesItsKindsInClaimOrder() }),
+        ("claimIsBoundedByInputBytes", { try $0.claimIsBoundedByInputBytes() }),
+        ("textComparesByteForByte", { try $0.textComparesByteForByte() }),
+        ("canonicallyEqualWorkersAddUp", { try $0.canonicallyEqualWorkersAddUp() }),
     ]
 
     func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }
