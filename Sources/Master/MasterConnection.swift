@@ -114,6 +114,14 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
         guard Digest.constantTimeEqual(transcript.clientProof(token: token), auth.mac) else {
             return refuse(context, requestID: frame.requestID, fatal: true, "authentication failed: wrong \(auth.role.rawValue) token")
         }
+        // Normalised here, where names enter, so that the registry, the
+        // stores' byte-wise GROUP BY and every table agree on one spelling.
+        let name: String
+        do {
+            name = try PeerName.validated(auth.name, what: "\(auth.role.rawValue) name")
+        } catch {
+            return refuse(context, requestID: frame.requestID, fatal: true, "\(error)")
+        }
         guard connections.tryPromote() else {
             let limit = connections.maxAuthenticated
             return refuse(context, requestID: frame.requestID,
@@ -123,12 +131,12 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
         authTimeout?.cancel()
         switch auth.role {
         case .admin:
-            peer = .admin(name: auth.name)
+            peer = .admin(name: name)
         case .slave:
             let caps = auth.capabilities ?? Capabilities()
-            peer = .slave(name: auth.name, capabilities: caps)
-            service.slaves.add(ObjectIdentifier(self), .init(name: auth.name, address: address, capabilities: caps, lastSeen: nowMicros()))
-            logger.info("slave connected", metadata: ["worker": "\(auth.name)", "peer": "\(address)", "kinds": "\(caps.kinds.joined(separator: ","))", "concurrent": "\(caps.concurrent)"])
+            peer = .slave(name: name, capabilities: caps)
+            service.slaves.add(ObjectIdentifier(self), .init(name: name, address: address, capabilities: caps, lastSeen: nowMicros()))
+            logger.info("slave connected", metadata: ["worker": "\(name)", "peer": "\(address)", "kinds": "\(caps.kinds.joined(separator: ","))", "concurrent": "\(caps.concurrent)"])
             // No wake-up here: the new slave's own first pull claims what is
             // waiting, and waking every parked pull per connect cost a fleet
             // of N slaves N² store operations at start-up.

@@ -146,4 +146,34 @@ final class AuthenticationTests: XCTestCase {
             XCTAssertEqual(jobs.count, 0)
         }
     }
+
+    /// Names are normalised (NFC) and checked where they enter: two spellings
+    /// of one name are one slave name in `slaves`; a newline or an overlong
+    /// name is refused, finally, by what is wrong with it.
+    func testNamesAreNormalisedAndCheckedAtTheHandshake() async throws {
+        let cluster = try TestCluster()
+        try await cluster.startMaster()
+        try await cluster.use {
+            let token = Array(cluster.slaveToken.utf8)
+            var held: [RPCClient] = []
+            for name in ["caf\u{E9}", "cafe\u{301}"] {
+                held.append(try await RPCClient.connect(to: cluster.address, as: .init(role: .slave, name: name, token: token,
+                                                                                      capabilities: Capabilities(kinds: ["noop"])),
+                                                        group: .singletonMultiThreadedEventLoopGroup))
+            }
+            let names = try await cluster.client().slaves().map { Array($0.name.utf8) }
+            XCTAssertEqual(names, [Array("caf\u{E9}".utf8), Array("caf\u{E9}".utf8)])
+            for (name, why) in [("s1\nfinish accepted", "U+000A"), (String(repeating: "n", count: 300), "over the limit of 255")] {
+                do {
+                    _ = try await RPCClient.connect(to: cluster.address, as: .init(role: .slave, name: name, token: token),
+                                                    group: .singletonMultiThreadedEventLoopGroup)
+                    XCTFail("\(why): must be refused")
+                } catch let refused as RPCClient.Refused {
+                    XCTAssertTrue(refused.fatal)
+                    XCTAssertTrue(refused.message.contains(why), refused.message)
+                }
+            }
+            for client in held { await client.close() }
+        }
+    }
 }
