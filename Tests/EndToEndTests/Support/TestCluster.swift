@@ -24,6 +24,8 @@ final class TestCluster: @unchecked Sendable {
     /// Extra lines for the master's [server] section.
     var serverExtra = ""
     var metricsURL: String?
+    /// Extra environment of the master process (e.g. libfaketime's).
+    var masterEnvironment: [String: String] = [:]
     private var admin: AdminClient?
 
     /// `task` overrides keys of the master's [task] section (values are TOML literals).
@@ -81,7 +83,7 @@ final class TestCluster: @unchecked Sendable {
         let config = try writeMasterConfig()
         masterRuns += 1
         let proc = try Proc(binary: binary, arguments: ["master", "daemon", "-c", config.path],
-                            logURL: dir.appendingPathComponent("master-\(masterRuns).log"))
+                            logURL: dir.appendingPathComponent("master-\(masterRuns).log"), environment: masterEnvironment)
         master = proc
         return proc
     }
