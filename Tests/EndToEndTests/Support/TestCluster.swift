@@ -24,6 +24,8 @@ final class TestCluster: @unchecked Sendable {
     /// Extra lines for the master's [server] section.
     var serverExtra = ""
     var metricsURL: String?
+    /// Extra lines for the master's [metrics] section (with `metrics`).
+    var metricsExtra = ""
     /// Extra environment of the master process (e.g. libfaketime's).
     var masterEnvironment: [String: String] = [:]
     private var admin: AdminClient?
@@ -73,7 +75,7 @@ final class TestCluster: @unchecked Sendable {
             url = "\(dbURL)"
             [task]
             \(task)
-            \(metrics ? "[metrics]\nlisten = \"127.0.0.1:0\"" : "")
+            \(metrics ? "[metrics]\nlisten = \"127.0.0.1:0\"\n\(metricsExtra)" : "")
             [dbc]
             \(masterDBC)
             """)
