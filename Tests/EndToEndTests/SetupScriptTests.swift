@@ -8,7 +8,7 @@ final class SetupScriptTests: XCTestCase {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Runs scripts/setup.sh with `args`, `installed` packages, as `uid`.
-    func setup(_ args: [String], installed: [String], uid: Int) throws -> (status: Int32, out: String, err: String, apt: String) {
+    func setup(_ args: [String], installed: [String], uid: Int, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String, apt: String) {
         let fake = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-setup-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: fake, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: fake) }
@@ -32,7 +32,7 @@ final class SetupScriptTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [root.appendingPathComponent("scripts/setup.sh").path] + args
-        p.environment = ["PATH": "\(fake.path):/usr/bin:/bin"]
+        p.environment = environment.merging(["PATH": "\(fake.path):/usr/bin:/bin"]) { $1 }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -67,5 +67,13 @@ final class SetupScriptTests: XCTestCase {
         let r = try setup(["--test"], installed: Self.build + ["sqlite3", "procps", "mariadb-server"], uid: 0)
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(r.apt, "update -q\ninstall -y -q --no-install-recommends chromium faketime\n")
+    }
+
+    func testTestsWithoutALocalMariaDBDoNotNeedItsServer() throws {
+        let installed = Self.build + Self.test.filter { $0 != "mariadb-server" }
+        let r = try setup(["--test"], installed: installed, uid: 1000, environment: ["WDPOST_SKIP_MYSQL": "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let without = try setup(["--test"], installed: installed, uid: 1000)
+        XCTAssertEqual(without.out, "sudo apt-get install mariadb-server\n")
     }
 }
