@@ -17,6 +17,7 @@ fi
 if [ -n "${WDPOST_BIN:-}" ]; then
     BIN=$WDPOST_BIN
 else
+    bash scripts/setup.sh
     echo "== building (swift build)"
     swift build
     BIN=$ROOT/.build/debug/wdpost

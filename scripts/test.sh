@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: builds, starts a throwaway MariaDB server (installed
-# with apt-get if missing) for the MariaDB store and cluster tests, runs every
+# The one test command: installs the system packages it needs where missing
+# (scripts/setup.sh), builds, starts a throwaway MariaDB server for the
+# MariaDB store and cluster tests, runs every
 # Swift test, stops the server, then runs the C kernel tests when they exist.
 # Extra arguments go to `swift test`, e.g.
 #   scripts/test.sh --filter ConfigTests
@@ -12,6 +13,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
     export PATH=/opt/swift/usr/bin:$PATH
 fi
+
+echo "== scripts/setup.sh --test"
+bash scripts/setup.sh --test
 
 echo "== swift build"
 swift build --build-tests

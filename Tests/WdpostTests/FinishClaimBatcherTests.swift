@@ -56,7 +56,7 @@ final class FinishClaimBatcherTests: XCTestCase {
         let running = try await executor.run { store in
             try (0..<10).map { try store.claim(worker: "w\($0)", kinds: ["noop"], miners: [], limit: 1, now: nowMicros())[0] }
         }
-        let batcher = FinishClaimBatcher(retryInterval: 0)
+        let batcher = FinishClaimBatcher(retryInterval: 0, clock: StoreClock())
         let gate = Gate()
         let store = self.store(gate)
         var tasks: [Task<FinishClaimBatcher.Answer, Error>] = []
@@ -93,7 +93,7 @@ final class FinishClaimBatcherTests: XCTestCase {
 
     func testAFailedMergedOperationRunsEachRequestAlone() async throws {
         _ = try await executor.run { try $0.insert(Array(repeating: NewJob(kind: "noop"), count: 10), maxTry: 3, now: nowMicros()) }
-        let batcher = FinishClaimBatcher(retryInterval: 0)
+        let batcher = FinishClaimBatcher(retryInterval: 0, clock: StoreClock())
         let gate = Gate()
         gate.failCall = 3
         let store = self.store(gate)

@@ -99,7 +99,7 @@ final class MasterServiceLimitsTests: XCTestCase {
 
         let list = try await service.slaveList()
         XCTAssertEqual(list.slaves.map(\.runningJobs), [3, 3], "the store's two groups are one name: their jobs add up")
-        let (snapshot, counts) = try await StatusSnapshot.collect(service)
+        let (snapshot, counts) = StatusSnapshot.collect(service, from: try await StatusSnapshot.Aggregates.read(service))
         XCTAssertEqual(snapshot.slaves.map(\.runningJobs), [3, 3])
         XCTAssertEqual(snapshot.jobsByState["Running"], 3)
         XCTAssertNoThrow(try JSONEncoder().encode(snapshot))

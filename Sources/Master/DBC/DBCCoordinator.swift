@@ -158,7 +158,7 @@ public final class DBCCoordinator: @unchecked Sendable {
         let input = DBCProbeInput(machineID: order.machineID, randStr: randStr, member: m.name, order: order.id)
         let job = NewJob(kind: JobKind.dbcVerify, input: try JSONEncoder().encode(input),
                          uniqueKey: "dbc:\(order.id):\(m.name):\(k)", worker: order.machine)
-        let id = try jobs.insert([job], maxTry: config.task.maxRetry, now: nowMicros())[0]
+        let id = try jobs.insert([job], maxTry: config.task.maxRetry, now: executor.clock.now())[0]
         order.members[i].probeJob = id
         order.members[i].probeSlot = k
         order.members[i].randStr = randStr
@@ -189,7 +189,7 @@ public final class DBCCoordinator: @unchecked Sendable {
         if summary.result == .noConsensus {
             do {
                 let next = try book(machine: order.machine, machineID: order.machineID, round: order.round + 1, at: height)
-                try committee.insertOrder(next, now: nowMicros())
+                try committee.insertOrder(next, now: executor.clock.now())
                 events.add(next, "no consensus: booked again (round \(next.round)) with \(next.members.map(\.name).joined(separator: ", "))")
             } catch {
                 events.add(order, "no consensus, and the machine cannot be booked again: \(error)")
@@ -223,7 +223,7 @@ public final class DBCCoordinator: @unchecked Sendable {
                 throw ErrorMessage("machine \(machine) already has an open order \(open.id) (round \(open.round), \(open.status.rawValue)); see wdpost dbc status --machine \(machine)")
             }
             let order = try self.book(machine: machine, machineID: machineID, round: 1, at: height)
-            try committee.insertOrder(order, now: nowMicros())
+            try committee.insertOrder(order, now: self.executor.clock.now())
             var events = Events()
             events.add(order, "booked \(order.members.map(\.name).joined(separator: ", ")) at block \(height) (machine_id \(machineID))")
             return events

@@ -34,13 +34,14 @@ final class Sweeper: @unchecked Sendable {
         }
     }
 
+    // Cut-offs are taken on the store's clock when the sweep runs, as the
+    // heartbeats they are compared with were (see `StoreClock`).
     func expire() async {
-        let now = nowMicros()
         do {
-            let retry = service.retryPolicy
             let expired = try await service.db { store in
-                try store.expire(heartbeatBefore: now - self.task.heartbeatTimeout, startedBefore: now - self.task.timeout,
-                                 now: now, retry: retry)
+                let now = self.service.clock.now()
+                return try store.expire(heartbeatBefore: now - self.task.heartbeatTimeout, startedBefore: now - self.task.timeout,
+                                        now: now, retry: self.service.retryPolicy(now: now))
             }
             for e in expired {
                 service.metrics.add(e.reason.hasPrefix("heartbeat") ? .heartbeatTimeouts : .taskTimeouts)
@@ -55,9 +56,8 @@ final class Sweeper: @unchecked Sendable {
     }
 
     func archive() async {
-        let cutoff = nowMicros() - task.shouldArchive
         do {
-            let n = try await service.db { try $0.archive(finishedBefore: cutoff) }
+            let n = try await service.db { try $0.archive(finishedBefore: self.service.clock.now() - self.task.shouldArchive) }
             if n > 0 { logger.info("archived \(n) finished job(s)") }
         } catch {
             logger.error("sweep (archive) failed: \(error)")
@@ -65,10 +65,9 @@ final class Sweeper: @unchecked Sendable {
     }
 
     func purge() async {
-        let cutoff = nowMicros() - task.jobLifetime
         do {
-            let n = try await service.db { try $0.purge(createdBefore: cutoff) }
-            if n > 0 { logger.info("deleted \(n) job(s) older than job_lifetime") }
+            let n = try await service.db { try $0.purge(createdBefore: self.service.clock.now() - self.task.jobLifetime) }
+            if n > 0 { logger.info("deleted \(n) finished job(s) older than job_lifetime") }
         } catch {
             logger.error("sweep (lifetime) failed: \(error)")
         }

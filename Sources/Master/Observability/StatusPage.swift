@@ -29,10 +29,31 @@ struct StatusSnapshot: Encodable {
         micros == 0 ? "-" : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
     }
 
-    static func collect(_ service: MasterService) async throws -> (StatusSnapshot, [JobCount]) {
-        let (counts, running, failures) = try await service.db { store in
-            (try store.countByStateAndKind(), try store.runningByWorker(), try store.latestFailures(limit: 20))
+    /// What the page reads from the store: three aggregates, computed once
+    /// for every viewer within `HTTPServer`'s cache window.
+    struct Aggregates: Sendable {
+        var counts: [JobCount]
+        var running: [String: Int]
+        var failures: [Job]
+
+        static func read(_ service: MasterService) async throws -> Aggregates {
+            try await service.db { store in
+                Aggregates(counts: try store.countByStateAndKind(), running: try store.runningByWorker(),
+                           failures: try store.latestFailures(limit: 20))
+            }
         }
+    }
+
+    /// A processor's stderr may hold what a prover should never show (keys,
+    /// paths, tokens), and this page has no authentication: it shows the
+    /// error up to the stderr the slave appended; `wdpost show` has all of it.
+    static func pageError(_ error: String, job id: String) -> String {
+        guard let marker = error.range(of: "; stderr:") else { return error }
+        return error[..<marker.lowerBound] + "; stderr not shown here (wdpost show \(id))"
+    }
+
+    static func collect(_ service: MasterService, from aggregates: Aggregates) -> (StatusSnapshot, [JobCount]) {
+        let (counts, running, failures) = (aggregates.counts, aggregates.running, aggregates.failures)
         let now = nowMicros()
         var byState = Dictionary(JobState.allCases.map { ($0.rawValue, 0) }, uniquingKeysWith: +)
         for c in counts { byState[c.state, default: 0] += c.count }
@@ -43,7 +64,8 @@ struct StatusSnapshot: Encodable {
                          lastSeenAgo: DurationText.format(micros: now - $0.lastSeen))
             },
             latestFailures: failures.map {
-                FailureRow(id: $0.id, kind: $0.kind, worker: $0.worker, tries: $0.tryNum, finishedAt: iso($0.finishedAt), error: $0.error)
+                FailureRow(id: $0.id, kind: $0.kind, worker: $0.worker, tries: $0.tryNum, finishedAt: iso($0.finishedAt),
+                           error: pageError($0.error, job: $0.id))
             })
         return (snapshot, counts)
     }

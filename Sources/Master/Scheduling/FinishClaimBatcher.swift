@@ -43,9 +43,12 @@ final class FinishClaimBatcher: @unchecked Sendable {
     private let maxInFlight = 2
     /// µs a failed attempt waits before it may run again (`task.retry_job_interval`).
     private let retryInterval: Int64
+    /// The store's time (see `StoreClock`).
+    private let clock: StoreClock
 
-    init(retryInterval: Int64) {
+    init(retryInterval: Int64, clock: StoreClock) {
         self.retryInterval = retryInterval
+        self.clock = clock
     }
 
     /// Requests waiting for a batch (for tests and diagnostics).
@@ -84,9 +87,9 @@ final class FinishClaimBatcher: @unchecked Sendable {
 
     private func run(_ batch: [Entry], store: @escaping Store) async {
         let requests = batch.map(\.request)
-        let retry = RetryPolicy.after(retryInterval)
+        let (clock, retryInterval) = (self.clock, self.retryInterval)
         do {
-            let answers = try await store { try Self.apply(requests, to: $0, retry: retry) }
+            let answers = try await store { try Self.apply(requests, to: $0, now: clock.now(), retryInterval: retryInterval) }
             for (entry, answer) in zip(batch, answers) { entry.continuation.resume(returning: answer) }
         } catch where batch.count > 1 {
             // One request's failure must not fail the others: each runs again
@@ -97,7 +100,9 @@ final class FinishClaimBatcher: @unchecked Sendable {
                 for entry in batch {
                     group.addTask {
                         do {
-                            let answer = try await store { try Self.apply([entry.request], to: $0, retry: retry) }[0]
+                            let answer = try await store {
+                                try Self.apply([entry.request], to: $0, now: clock.now(), retryInterval: retryInterval)
+                            }[0]
                             entry.continuation.resume(returning: answer)
                         } catch {
                             entry.continuation.resume(throwing: error)
@@ -111,9 +116,10 @@ final class FinishClaimBatcher: @unchecked Sendable {
     }
 
     /// The store work of a batch, in one transaction: all results in one
-    /// finish, then one claim per distinct (kinds, miners).
-    static func apply(_ requests: [Request], to store: JobStore, retry: RetryPolicy) throws -> [Answer] {
-        let outcomes = try store.finish(requests.flatMap(\.results), now: nowMicros(), retry: retry)
+    /// finish, then one claim per distinct (kinds, miners), all at `now`.
+    static func apply(_ requests: [Request], to store: JobStore, now: Int64, retryInterval: Int64) throws -> [Answer] {
+        let retry = RetryPolicy.after(retryInterval, from: now)
+        let outcomes = try store.finish(requests.flatMap(\.results), now: now, retry: retry)
         var jobs = [[Job]](repeating: [], count: requests.count)
         var groups: [[String]: [Int]] = [:]
         var order: [[String]] = []
@@ -123,7 +129,6 @@ final class FinishClaimBatcher: @unchecked Sendable {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(i)
         }
-        let now = nowMicros()
         for key in order {
             let members = groups[key]!
             let claim = requests[members[0]].claim!

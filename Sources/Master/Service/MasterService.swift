@@ -22,7 +22,7 @@ public final class MasterService: @unchecked Sendable {
         self.logger = logger
         let wake = WakeSignal()
         self.wake = wake
-        batcher = FinishClaimBatcher(retryInterval: config.task.retryJobInterval)
+        batcher = FinishClaimBatcher(retryInterval: config.task.retryJobInterval, clock: executor.clock)
         dbc = DBCCoordinator(config: config, executor: executor, logger: logger, wake: wake)
     }
 
@@ -33,7 +33,11 @@ public final class MasterService: @unchecked Sendable {
         return try await executor.run(body)
     }
 
-    var retryPolicy: RetryPolicy { .after(config.task.retryJobInterval) }
+    /// The store's time: what every `now` given to the store comes from.
+    var clock: StoreClock { executor.clock }
+
+    /// Failed attempts wait `retry_job_interval` after `now` (the store's clock).
+    func retryPolicy(now: Int64) -> RetryPolicy { .after(config.task.retryJobInterval, from: now) }
 
     // MARK: slave requests
 
@@ -83,7 +87,7 @@ public final class MasterService: @unchecked Sendable {
     }
 
     func heartbeat(worker: String, request: HeartbeatRequest) async throws -> HeartbeatResponse {
-        let abort = try await db { try $0.heartbeat(request.jobs, now: nowMicros()) }
+        let abort = try await db { try $0.heartbeat(request.jobs, now: self.clock.now()) }
         for id in abort {
             logger.warning("heartbeat for a job not held: told to abort", metadata: ["job": "\(id)", "worker": "\(worker)"])
         }
@@ -170,7 +174,7 @@ public final class MasterService: @unchecked Sendable {
         var request = request
         request.reason = InputLimits.truncated(request.reason)
         let released = try await db { store in
-            try request.jobs.filter { try store.release($0, reason: request.reason, now: nowMicros(), retry: RetryPolicy(notBefore: 0)) }
+            try request.jobs.filter { try store.release($0, reason: request.reason, now: self.clock.now(), retry: RetryPolicy(notBefore: 0)) }
         }
         for lease in released {
             logger.info("job released: \(request.reason)", metadata: ["job": "\(lease.id)", "worker": "\(worker)"])
@@ -190,7 +194,7 @@ public final class MasterService: @unchecked Sendable {
     func submit(_ request: SubmitRequest) async throws -> IDList {
         let jobs = try SubmitCheck.checked(request.jobs)
         let maxTry = config.task.maxRetry
-        let ids = try await db { try $0.insert(jobs, maxTry: maxTry, now: nowMicros()) }
+        let ids = try await db { try $0.insert(jobs, maxTry: maxTry, now: self.clock.now()) }
         metrics.add(.submits, ids.count)
         logger.info("submitted \(ids.count) job(s)")
         wake.signal()
@@ -253,7 +257,7 @@ public final class MasterService: @unchecked Sendable {
 
     func reset(_ request: IDList) async throws -> CountResponse {
         let ids = try Self.distinctIDs(request, "reset")
-        let n = try await db { try $0.reset(ids, now: nowMicros()) }
+        let n = try await db { try $0.reset(ids, now: self.clock.now()) }
         logger.info("reset \(ids.joined(separator: ", "))")
         wake.signal()
         return CountResponse(count: n)

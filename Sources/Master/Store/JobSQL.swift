@@ -214,8 +214,10 @@ struct JobSQL<Connection: SQLConnection> {
         }
     }
 
+    /// Only finished jobs expire: a job still ready or running past its
+    /// lifetime is stuck, and stays to be seen (the archive holds finished jobs only).
     func purge(createdBefore: Int64) throws -> Int {
-        try db.run("DELETE FROM jobs WHERE created_at < ?", [.int(createdBefore)])
+        try db.run("DELETE FROM jobs WHERE created_at < ? AND state IN ('Succeed', 'Failed')", [.int(createdBefore)])
             + db.run("DELETE FROM jobs_archive WHERE created_at < ?", [.int(createdBefore)])
     }
 

@@ -56,8 +56,8 @@ public struct RetryPolicy: Sendable {
     /// Not before this time (µs) may a failed attempt be claimed again.
     public var notBefore: Int64
     public init(notBefore: Int64) { self.notBefore = notBefore }
-    /// Claimable again `micros` from now.
-    public static func after(_ micros: Int64) -> RetryPolicy { RetryPolicy(notBefore: nowMicros().addingSaturating(micros)) }
+    /// Claimable again `micros` after `now` (the store's clock, see `StoreClock`).
+    public static func after(_ micros: Int64, from now: Int64) -> RetryPolicy { RetryPolicy(notBefore: now.addingSaturating(micros)) }
 }
 
 /// The job table behind one protocol, implemented by SQLite and MariaDB and
@@ -70,6 +70,10 @@ public struct RetryPolicy: Sendable {
 public protocol JobStore: AnyObject {
     /// Creates or upgrades the schema.
     func migrate() throws
+
+    /// The database server's clock, in µs since the epoch, for `StoreClock`;
+    /// nil where the store has no clock of its own (SQLite, in this process).
+    func databaseTimeMicros() throws -> Int64?
 
     func begin() throws
     func commit() throws
@@ -99,7 +103,8 @@ public protocol JobStore: AnyObject {
     func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired]
     /// Moves jobs finished before the cut-off to the archive table; returns how many.
     func archive(finishedBefore: Int64) throws -> Int
-    /// Deletes jobs (live and archived) created before the cut-off; returns how many.
+    /// Deletes finished jobs (live and archived) created before the cut-off;
+    /// ready and running ones stay whatever their age. Returns how many.
     func purge(createdBefore: Int64) throws -> Int
     /// Whether any job is ready now (used to wake parked pulls after retries fall due).
     func hasReady(kinds: [String], now: Int64) throws -> Bool
@@ -127,6 +132,8 @@ public struct ClaimWanted: Sendable {
 }
 
 extension JobStore {
+    public func databaseTimeMicros() throws -> Int64? { nil }
+
     /// One claim per worker (SQLite: each is a read of the same in-process file).
     public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
         try wanted.map { try claim(worker: $0.worker, kinds: kinds, miners: miners, limit: $0.limit, now: now) }

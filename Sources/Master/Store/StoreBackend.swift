@@ -14,8 +14,12 @@ public struct StoreBackend {
     public static func open(_ db: MasterConfig.DB) throws -> StoreBackend {
         let target = DatabaseURL.redacted(db.url)
         if db.url.hasPrefix("sqlite://") {
-            // One SQLite file has one writer: its pool is a single connection.
-            let store = try SQLiteStore(path: String(db.url.dropFirst("sqlite://".count)))
+            // One SQLite file has one writer: its pool is a single connection,
+            // and the file one master, locked before the file is touched.
+            let path = String(db.url.dropFirst("sqlite://".count))
+            let lock = path.isEmpty || path == ":memory:" ? nil : try SQLiteFileLock(database: path)
+            let store = try SQLiteStore(path: path)
+            store.masterLock = lock
             try store.migrate()
             return StoreBackend(first: store, pool: .single, target: target) {
                 throw ErrorMessage("the SQLite connection cannot be reopened")

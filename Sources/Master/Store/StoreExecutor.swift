@@ -62,6 +62,8 @@ public final class StoreExecutor: @unchecked Sendable {
         let epoch: Int
     }
 
+    /// The time store operations are stamped with (the database's, on MariaDB).
+    public let clock = StoreClock()
     private let pool: Pool
     private let open: () throws -> JobStore
     /// The database, password redacted, for log lines.
@@ -284,6 +286,7 @@ public final class StoreExecutor: @unchecked Sendable {
                 }
                 continue
             }
+            clock.refreshIfDue(on: current.store)
             switch runGroup(ops, current.store) {
             case let .committed(results):
                 for (op, result) in zip(ops, results) { op.complete(result) }

@@ -59,6 +59,17 @@ public struct MasterConfig: Sendable {
     public var dbc: DBC = DBC()
     /// Said at start-up in the log; nothing here stops it.
     public var warnings: [String] = []
+    /// `[metrics]` limits on its HTTP connections, kept apart from the RPC side's.
+    public var http = HTTP()
+
+    public struct HTTP: Sendable {
+        /// Connections beyond this are closed at once.
+        public var maxConnections = 64
+        /// µs a connection may take to send a whole request (or sit idle between
+        /// requests) before it is closed: half-open and slow clients hold nothing long.
+        public var requestTimeout: Int64 = 10_000_000
+        public init() {}
+    }
 
     public static func load(path: String) throws -> MasterConfig {
         let r = try ConfigReader(path: path)
@@ -97,9 +108,13 @@ public struct MasterConfig: Sendable {
         let metricsText = try r.string("metrics", "listen", default: "")
         let metrics = metricsText.isEmpty ? nil : try r.address("metrics", "listen", default: "")
         let dbc = try readDBC(r)
+        var http = HTTP()
+        http.maxConnections = try r.int("metrics", "max_connections", default: http.maxConnections, min: 1)
+        http.requestTimeout = try r.duration("metrics", "request_timeout", default: "10s")
         try r.rejectUnknown()
         var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics, dbc: dbc)
         config.warnings = r.warnings
+        config.http = http
         config.db.url = try DatabaseURL.resolveSQLitePath(config.db.url, relativeTo: r)
         return config
     }

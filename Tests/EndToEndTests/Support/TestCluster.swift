@@ -26,6 +26,10 @@ final class TestCluster: @unchecked Sendable {
     var metricsURL: String?
     /// Shell commands run before the master is exec'd in the same shell (e.g. `ulimit -n 64`).
     var masterShellPrefix: String?
+    /// Extra lines for the master's [metrics] section (with `metrics`).
+    var metricsExtra = ""
+    /// Extra environment of the master process (e.g. libfaketime's).
+    var masterEnvironment: [String: String] = [:]
     private var admin: AdminClient?
 
     /// `task` overrides keys of the master's [task] section (values are TOML literals).
@@ -76,7 +80,7 @@ final class TestCluster: @unchecked Sendable {
             url = "\(dbURL)"
             [task]
             \(task)
-            \(metrics ? "[metrics]\nlisten = \"127.0.0.1:0\"" : "")
+            \(metrics ? "[metrics]\nlisten = \"127.0.0.1:0\"\n\(metricsExtra)" : "")
             [dbc]
             \(masterDBC)
             """)
@@ -88,8 +92,9 @@ final class TestCluster: @unchecked Sendable {
         let arguments = ["master", "daemon", "-c", config.path]
         let logURL = dir.appendingPathComponent("master-\(masterRuns).log")
         let proc = try masterShellPrefix.map {
-            try Proc(binary: URL(fileURLWithPath: "/bin/bash"), arguments: ["-c", "\($0) && exec \"$0\" \"$@\"", binary.path] + arguments, logURL: logURL)
-        } ?? Proc(binary: binary, arguments: arguments, logURL: logURL)
+            try Proc(binary: URL(fileURLWithPath: "/bin/bash"), arguments: ["-c", "\($0) && exec \"$0\" \"$@\"", binary.path] + arguments,
+                     logURL: logURL, environment: masterEnvironment)
+        } ?? Proc(binary: binary, arguments: arguments, logURL: logURL, environment: masterEnvironment)
         master = proc
         return proc
     }

@@ -38,6 +38,12 @@ public final class MariaDBStore: SharedJobSQL {
 
     static var columns: String { MariaDBSchema.columns }
 
+    /// The server's clock: UTC arithmetic, so neither the session's time
+    /// zone nor a daylight-saving change can shift it.
+    public func databaseTimeMicros() throws -> Int64? {
+        try db.query("SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6))") { $0.int(0) }.first
+    }
+
     public func migrate() throws {
         // DDL cannot share a transaction, so masters starting together take
         // turns on a named lock (per database: the name hashes DATABASE()).

@@ -5,6 +5,8 @@ import Shared
 public final class SQLiteStore: SharedJobSQL {
     let db: SQLiteConnection
     var sql: JobSQL<SQLiteConnection> { JobSQL(db: db, dialect: .sqlite) }
+    /// Held while this connection serves a master (see `SQLiteFileLock`).
+    var masterLock: SQLiteFileLock?
 
     public init(path: String) throws {
         db = try SQLiteConnection(path: path)
