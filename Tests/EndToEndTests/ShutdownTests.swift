@@ -81,7 +81,7 @@ final class ShutdownTests: XCTestCase {
 
     func testSlaveRefusedForCapacityKeepsTryingUntilASlotFrees() async throws {
         let cluster = try TestCluster()
-        cluster.serverExtra = "max_connections = 2"
+        cluster.serverExtra = "max_unauthenticated = 2"
         try await cluster.startMaster()
         try await cluster.use {
             var held = try (0..<2).map { _ in try RawSocket(port: cluster.port) }
