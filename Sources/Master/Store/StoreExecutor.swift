@@ -24,8 +24,9 @@ import Shared
 /// A lost connection (the database restarted) is replaced: if it failed
 /// before COMMIT was sent, nothing was applied, so the whole group runs again
 /// on a new connection (reconnecting with backoff, the outage and the recovery
-/// logged once each). If it failed during COMMIT the outcome is unknown, so
-/// those operations fail with an error that says so; they are never retried.
+/// logged once each: `StoreOutage`). If it failed during COMMIT the outcome is
+/// unknown, so those operations fail with an error that says so; they are
+/// never retried. The transaction of one group is `GroupCommit`'s.
 public final class StoreExecutor: @unchecked Sendable {
     public struct Pool: Sendable {
         public var minConnections: Int
@@ -85,20 +86,11 @@ public final class StoreExecutor: @unchecked Sendable {
     /// When each busy worker started its current group, by worker number.
     private var groupStarts: [Int: Int64] = [:]
     private var nextWorker = 0
-    private var outage = Outage()
+    private var outage = StoreOutage()
     /// Upper bound on one group, so a flood of requests still sees steady commits.
     private let maxBatch = 1024
     /// Deadlock victims are rolled back whole and run again, a few times.
     private let maxDeadlockRetries = 5
-
-    /// Whether the database is currently unreachable, and since when. The
-    /// epoch grows with each outage: a connection opened before the latest
-    /// outage is known to be dead, and replacing it is not news.
-    private struct Outage {
-        var active = false
-        var since: Int64 = 0
-        var epoch = 0
-    }
 
     /// `initial` is an open, migrated connection (the one start-up checked);
     /// `open` makes more.
@@ -252,19 +244,6 @@ public final class StoreExecutor: @unchecked Sendable {
         return Connection(store: try open(), epoch: epoch)
     }
 
-    private enum GroupOutcome {
-        /// Committed: every operation gets its own result.
-        case committed([Result<Any, Error>])
-        /// Nothing was applied and the connection is gone: run the group again on a new one.
-        case connectionLost(Error)
-        /// The server rolled the transaction back (deadlock): run it again.
-        case rolledBack(Error)
-        /// The connection died while COMMIT was in flight.
-        case unknownOutcome(Error)
-        /// The group cannot be applied (BEGIN or COMMIT refused).
-        case failed(Error)
-    }
-
     /// Runs one group to an answer for every operation; returns the connection
     /// to keep (nil once it is known to be dead).
     private func process(_ batch: [Pending], on start: Connection?) -> Connection? {
@@ -287,7 +266,7 @@ public final class StoreExecutor: @unchecked Sendable {
                 continue
             }
             clock.refreshIfDue(on: current.store)
-            switch runGroup(ops, current.store) {
+            switch GroupCommit(logger: logger).run(ops.map(\.body), on: current.store) {
             case let .committed(results):
                 for (op, result) in zip(ops, results) { op.complete(result) }
                 return connection
@@ -336,105 +315,17 @@ public final class StoreExecutor: @unchecked Sendable {
 
     private func noteOutage(_ error: Error, epoch: Int?) {
         lock.lock()
-        // Already reported, or a connection from before an outage already seen.
-        if outage.active || (epoch.map { $0 < outage.epoch } ?? false) {
-            lock.unlock()
-            return
-        }
-        outage.active = true
-        outage.since = nowMicros()
-        outage.epoch += 1
+        let news = outage.lost(connectionEpoch: epoch, now: nowMicros())
         lock.unlock()
+        guard news else { return }
         logger.error("store: lost the database \(target): \(error); reconnecting, requests wait up to \(DurationText.format(micros: pool.outageWait))")
     }
 
     private func noteRecovered() {
         lock.lock()
-        guard outage.active else {
-            lock.unlock()
-            return
-        }
-        outage.active = false
-        let down = nowMicros() - outage.since
+        let downFor = outage.recovered(now: nowMicros())
         lock.unlock()
+        guard let down = downFor else { return }
         logger.notice("store: reconnected to \(target) after \(DurationText.format(micros: down))")
-    }
-
-    private static func classify(_ error: Error) -> (lost: Bool, rolledBack: Bool) {
-        guard let e = error as? StoreTransactionError else { return (false, false) }
-        return (e.isConnectionLost, e.isTransactionRolledBack)
-    }
-
-    /// Runs a group optimistically first, without a savepoint per operation:
-    /// almost no group has a failing operation, and on MariaDB each savepoint
-    /// costs two more round trips per operation. When one does fail, the whole
-    /// transaction is undone and the group runs again with every operation in
-    /// its own savepoint, so only the failing one fails (bodies already run
-    /// again when a group is retried after a lost connection).
-    private func runGroup(_ batch: [Pending], _ store: JobStore) -> GroupOutcome {
-        let outcome = runGroup(batch, store, isolated: false)
-        guard case .committed(let results) = outcome, results.contains(where: { if case .failure = $0 { return true } else { return false } }) else {
-            return outcome
-        }
-        return runGroup(batch, store, isolated: true)
-    }
-
-    private func runGroup(_ batch: [Pending], _ store: JobStore, isolated: Bool) -> GroupOutcome {
-        var results: [Result<Any, Error>] = []
-        results.reserveCapacity(batch.count)
-        do {
-            try store.begin()
-        } catch {
-            if Self.classify(error).lost { return .connectionLost(error) }
-            logger.error("store: cannot begin a transaction: \(error)")
-            return .failed(error)
-        }
-        // Ends a group the server has already undone (or whose connection is gone).
-        func abandon(_ error: Error) -> GroupOutcome? {
-            let kind = Self.classify(error)
-            if kind.lost { return .connectionLost(error) }
-            if kind.rolledBack {
-                try? store.rollback()
-                return .rolledBack(error)
-            }
-            return nil
-        }
-        for op in batch where !isolated {
-            do {
-                results.append(.success(try op.body(store)))
-            } catch {
-                if let outcome = abandon(error) { return outcome }
-                // Undo the whole optimistic pass; the caller runs it again isolated.
-                do { try store.rollback() } catch { if Self.classify(error).lost { return .connectionLost(error) } }
-                return .committed([.failure(error)])
-            }
-        }
-        for op in batch where isolated {
-            do {
-                try store.savepoint()
-                do {
-                    let value = try op.body(store)
-                    try store.releaseSavepoint()
-                    results.append(.success(value))
-                } catch {
-                    if let outcome = abandon(error) { return outcome }
-                    try store.rollbackToSavepoint()
-                    results.append(.failure(error))
-                }
-            } catch {
-                if let outcome = abandon(error) { return outcome }
-                // The savepoint machinery itself failed: the transaction is unusable.
-                results.append(.failure(error))
-            }
-        }
-        do {
-            try store.commit()
-        } catch {
-            if Self.classify(error).lost { return .unknownOutcome(error) }
-            logger.error("store: commit failed, \(batch.count) operations not applied: \(error)")
-            try? store.rollback()
-            return .failed(error)
-        }
-        return .committed(results)
     }
 }
