@@ -207,6 +207,7 @@ final class KillOnCommit: JobStore {
     }
     func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String] { try inner.heartbeat(leases, now: now) }
     func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome { try inner.finish(result, now: now, retry: retry) }
+    func finish(_ results: [JobResult], now: Int64, retry: RetryPolicy) throws -> [FinishOutcome] { try inner.finish(results, now: now, retry: retry) }
     func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool {
         try inner.release(lease, reason: reason, now: now, retry: retry)
     }

@@ -138,8 +138,4 @@ extension JobStore {
     public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
         try wanted.map { try claim(worker: $0.worker, kinds: kinds, miners: miners, limit: $0.limit, now: now) }
     }
-
-    public func finish(_ results: [JobResult], now: Int64, retry: RetryPolicy) throws -> [FinishOutcome] {
-        try results.map { try finish($0, now: now, retry: retry) }
-    }
 }
