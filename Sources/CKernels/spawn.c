@@ -44,7 +44,17 @@ static void child(const char *file, char *const argv[], char *const envp[], int 
     dfl.sa_handler = SIG_DFL;
     dfl.sa_flags = 0;
     sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++) (void)sigaction(sig, &dfl, NULL); /* fails harmlessly for KILL, STOP and gaps */
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (sigaction(sig, &dfl, NULL) == 0) continue;
+#if defined(__linux__) && defined(SYS_rt_sigaction)
+        /* glibc refuses the two signals it reserves (32, 33), which an
+         * ignoring ancestor can still have left ignored: ask the kernel. All
+         * zeros is SIG_DFL, no flags, empty mask, in every layout. */
+        unsigned long kernel_dfl[8] = {0};
+        (void)syscall(SYS_rt_sigaction, sig, kernel_dfl, NULL, (size_t)8);
+#endif
+    }
 
 #ifdef __linux__
     /* Dies with the slave, even a SIGKILLed one. The kernel sends it when the
