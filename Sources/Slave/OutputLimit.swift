@@ -8,13 +8,15 @@ import Shared
 public enum OutputLimit {
     /// Room in a finish frame for everything but the output's base64: the frame
     /// header, bytes a transport adds (a MAC), the JSON around one result, its
-    /// id, its error text (at most `maxErrorBytes`) and a pull request.
-    static let reserve = 64 << 10
+    /// id, its error text (at most `maxErrorBytes`) and a pull request. 64 KiB,
+    /// less under a very small frame limit.
+    static func reserve(frameLimit: Int) -> Int { min(64 << 10, frameLimit / 4) }
+
     /// Longest error text a result carries; a longer one is cut (its start kept).
-    static let maxErrorBytes = 16 << 10
+    static func maxErrorBytes(frameLimit: Int) -> Int { min(16 << 10, frameLimit / 16) }
 
     public static func maxOutputBytes(frameLimit: Int) -> Int {
-        max(0, (frameLimit - reserve) / 4 * 3)
+        max(0, (frameLimit - reserve(frameLimit: frameLimit)) / 4 * 3)
     }
 
     /// "output of N bytes exceeds the limit of M bytes (…)"; `atLeast` when
@@ -31,8 +33,9 @@ public enum OutputLimit {
         if result.output.count > limit {
             result = JobResult(id: result.id, lease: result.lease, ok: false, error: describe(bytes: result.output.count, limit: limit))
         }
-        if result.error.utf8.count > maxErrorBytes {
-            result.error = String(decoding: result.error.utf8.prefix(maxErrorBytes), as: UTF8.self) + " […]"
+        let maxError = maxErrorBytes(frameLimit: frameLimit)
+        if result.error.utf8.count > maxError {
+            result.error = String(decoding: result.error.utf8.prefix(maxError), as: UTF8.self) + " […]"
         }
         return result
     }

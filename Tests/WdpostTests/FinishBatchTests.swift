@@ -41,7 +41,7 @@ final class FinishBatchTests: XCTestCase {
         let fits = OutputLimit.enforce(JobResult(id: "job1", lease: 1, ok: true, output: Data(count: max),
                                                  error: String(repeating: "e", count: 100_000)), frameLimit: limit)
         XCTAssertTrue(fits.ok)
-        XCTAssertLessThanOrEqual(fits.error.utf8.count, OutputLimit.maxErrorBytes + 10)
+        XCTAssertLessThanOrEqual(fits.error.utf8.count, OutputLimit.maxErrorBytes(frameLimit: limit) + 10)
         XCTAssertLessThanOrEqual(frameBytes([fits], pull: PullRequest(max: 1, kinds: ["k"], waitMs: 0)), limit - FinishBatch.transportReserve)
 
         let over = OutputLimit.enforce(JobResult(id: "job2", lease: 1, ok: true, output: Data(count: max + 1)), frameLimit: limit)
