@@ -16,10 +16,15 @@ final class KernelJobTests: XCTestCase {
         return (url.path, r.out.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// The cluster's directory with symlinks resolved, as `[slave] sector_paths` keeps it.
+    func realDir(_ cluster: TestCluster) -> String {
+        cluster.dir.resolvingSymlinksInPath().path
+    }
+
     func testSyntheticAndWdpostJobsSucceedAndAMissingSectorIsNamed() async throws {
         let cluster = try TestCluster(task: ["max_retry": "1"])
         try await cluster.startMaster()
-        try cluster.startSlave("gpu-1", concurrent: 2)
+        try cluster.startSlave("gpu-1", concurrent: 2, extra: "sector_paths = [\"\(cluster.dir.path)\"]")
         try await cluster.use {
             let synthetic = SyntheticInput(blockHash: "00ab", workerAddress: "worker-1", n: 96, k: 4)
             let s1 = try makeSector(cluster, "sector-1", bytes: 100_000)
@@ -97,7 +102,7 @@ final class KernelJobTests: XCTestCase {
                 let pulled = try await client.call(.pull, PullRequest(max: 1, kinds: [job.kind], waitMs: 0), as: PullResponse.self).jobs
                 XCTAssertEqual(pulled.map(\.id), [id])
                 // Compute the honest answer with the slave's own runner, then spoil it.
-                var output = job.kind == JobKind.synthetic ? try await SyntheticRunner().run(pulled[0]) : try await PoStRunner().run(pulled[0])
+                var output = job.kind == JobKind.synthetic ? try await SyntheticRunner().run(pulled[0]) : try await PoStRunner(sectorPaths: [realDir(cluster)]).run(pulled[0])
                 try tamper(&output)
                 let ack = try await client.call(.finish, FinishRequest(results: [JobResult(id: id, lease: pulled[0].lease, ok: true, output: output)]), as: FinishResponse.self)
                 XCTAssertEqual(ack.statuses, [.accepted], what)
@@ -110,6 +115,66 @@ final class KernelJobTests: XCTestCase {
                 }
             }
             await client.close()
+        }
+    }
+
+    /// A sector path is read only inside `[slave] sector_paths`: not a file
+    /// outside (a rogue master would get its bytes back as leaves), not through
+    /// a symlink inside pointing out, and nothing at all on a slave with none.
+    func testSectorPathsAreConfinedToTheConfiguredDirectories() async throws {
+        let cluster = try TestCluster(task: ["max_retry": "1"])
+        try await cluster.startMaster()
+        let sectors = cluster.dir.appendingPathComponent("sectors")
+        try FileManager.default.createDirectory(at: sectors, withIntermediateDirectories: true)
+        let inside = try makeSector(cluster, "sectors/good", bytes: 5_000)
+        let outside = try makeSector(cluster, "outside", bytes: 5_000)
+        try FileManager.default.createSymbolicLink(atPath: sectors.appendingPathComponent("link").path, withDestinationPath: outside.path)
+        // A sibling whose name starts like the directory's is outside it too.
+        try FileManager.default.createDirectory(at: cluster.dir.appendingPathComponent("sectors-evil"), withIntermediateDirectories: true)
+        let sibling = try makeSector(cluster, "sectors-evil/s", bytes: 5_000)
+        try cluster.startSlave("confined", concurrent: 1, extra: "kinds = [\"wdpost\"]\nsector_paths = [\"sectors\"]")
+        try await cluster.use {
+            let root = String(repeating: "00", count: 32)
+            func job(_ path: String, _ root: String) throws -> NewJob {
+                NewJob(kind: JobKind.wdpost, input: try JSONEncoder().encode(
+                    PoStInput(randomness: String(repeating: "5a", count: 32), sectors: [SectorInput(id: 3, path: path, root: root)])))
+            }
+            let ids = try await cluster.client().submit([
+                try job(inside.path, inside.root),
+                try job("/etc/passwd", root),
+                try job(sectors.appendingPathComponent("link").path, outside.root),
+                try job(sectors.appendingPathComponent("../outside").path, outside.root),
+                try job(sibling.path, sibling.root),
+            ])
+            let jobs = try await cluster.waitFor("the sector jobs to finish") { jobs in
+                ids.allSatisfy { id in jobs.contains { $0.id == id && [.succeed, .failed].contains($0.state) } }
+            }
+            let byID = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) })
+            XCTAssertEqual(byID[ids[0]]?.state, .succeed, byID[ids[0]]?.error ?? "")
+            let dir = realDir(cluster) + "/sectors"
+            let refused = [("/etc/passwd", "/etc/passwd"), (sectors.appendingPathComponent("link").path, realDir(cluster) + "/outside"),
+                           (sectors.appendingPathComponent("../outside").path, realDir(cluster) + "/outside"),
+                           (sibling.path, realDir(cluster) + "/sectors-evil/s")]
+            for (id, (given, real)) in zip(ids.dropFirst(), refused) {
+                XCTAssertEqual(byID[id]?.state, .failed, given)
+                XCTAssertEqual(byID[id]?.error, "wdpost: sector 3 (\(given)): refused: \(real) is outside [slave] sector_paths (\(dir))")
+                XCTAssertNil(byID[id]?.output, given)
+            }
+        }
+    }
+
+    /// With no `sector_paths` (the default) the `wdpost` kind reads no file.
+    func testWithoutSectorPathsEverySectorIsRefused() async throws {
+        let cluster = try TestCluster(task: ["max_retry": "1"])
+        try await cluster.startMaster()
+        let sector = try makeSector(cluster, "sector", bytes: 5_000)
+        try cluster.startSlave("closed", concurrent: 1, extra: "kinds = [\"wdpost\"]")
+        try await cluster.use {
+            let input = PoStInput(randomness: String(repeating: "5a", count: 32), sectors: [SectorInput(id: 4, path: sector.path, root: sector.root)])
+            let id = try await cluster.client().submit([NewJob(kind: JobKind.wdpost, input: try JSONEncoder().encode(input))])[0]
+            let jobs = try await cluster.waitFor("the job to fail") { $0.contains { $0.id == id && $0.state == .failed } }
+            XCTAssertEqual(jobs.first { $0.id == id }?.error,
+                           "wdpost: sector 4 (\(sector.path)): refused: this slave reads no sector files ([slave] sector_paths is empty)")
         }
     }
 }

@@ -80,7 +80,7 @@ final class ConfigTests: XCTestCase {
             name = "gpu-01"
             concurrent = 2
             [[processors.wdpost]]
-            bin = "/usr/local/bin/prover"
+            bin = "/bin/sh"
             args = ["--fast"]
             concurrent = 1
             envs = { CUDA_VISIBLE_DEVICES = "0" }

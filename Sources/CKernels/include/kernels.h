@@ -169,6 +169,24 @@ int wd_cuda_cores_per_sm(int cc_major, int cc_minor);
  * lets a probe compare GPU results with CPU results in one process. */
 void wd_thread_force_cpu(int force);
 
+/* ------------------------------------------------------------------------
+ * Processes (spawn.c).
+ * ---------------------------------------------------------------------- */
+
+/* Starts `file` (looked up in PATH when it has no '/', as execvp does) with
+ * argv and envp, its stdin, stdout and stderr on in_fd, out_fd and err_fd, in
+ * a new process group, with an empty signal mask, every signal at its default
+ * disposition, no other descriptor of the caller's, and (Linux) SIGKILL as its
+ * parent-death signal. Returns 0 and the pid in *pid_out, or the errno of the
+ * step that failed (fork, or in the child: exec, setpgid, ...). Call it from a
+ * thread that lives as long as the process: the parent-death signal fires
+ * when the calling thread exits. */
+int wd_spawn(const char *file, char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd,
+             int32_t *pid_out);
+/* pipe(2) with both ends close-on-exec from birth (pipe2, which Swift's Glibc
+ * module does not show); 0 or the errno. */
+int wd_pipe_cloexec(int fds[2]);
+
 #ifdef __cplusplus
 }
 #endif

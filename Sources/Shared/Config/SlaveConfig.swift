@@ -30,6 +30,10 @@ public struct SlaveConfig: Sendable {
     public var dataPath: String
     /// Said at start-up in the log; nothing here stops it.
     public var warnings: [String] = []
+    /// Directories (real paths, symlinks resolved) a `wdpost` job's sector files
+    /// must be in; none: the kind reads no file. Whoever can hand out jobs (the
+    /// master, or whoever poses as it) otherwise reads any file the slave can.
+    public var sectorPaths: [String] = []
 
     /// Kinds this binary runs without an external program.
     public static let builtinKinds = [JobKind.noop, JobKind.synthetic, JobKind.wdpost, JobKind.dbcVerify]
@@ -60,10 +64,49 @@ public struct SlaveConfig: Sendable {
         }
         guard !config.dataPath.isEmpty else { throw ConfigError("\(path): [slave] data_path: expected a directory path") }
         config.dataPath = r.resolvePath(config.dataPath)
+        config.sectorPaths = try readSectorPaths(r)
         config.kinds = Array(Set(config.kinds + config.processors.map(\.kind))).sorted()
         try r.rejectUnknown(ignoringSections: ["processors"])
         config.warnings = r.warnings
         return config
+    }
+
+    static func readSectorPaths(_ r: ConfigReader) throws -> [String] {
+        try r.stringArray("slave", "sector_paths").map { entry in
+            let what = "\(r.path): [slave] sector_paths: \"\(entry)\""
+            guard !entry.isEmpty else { throw ConfigError("\(what): expected a directory path") }
+            guard let real = realpath(r.resolvePath(entry), nil) else {
+                throw ConfigError("\(what): \(String(cString: strerror(errno)))")
+            }
+            defer { free(real) }
+            var info = stat()
+            guard stat(real, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { throw ConfigError("\(what): not a directory") }
+            return String(cString: real)
+        }
+    }
+
+    /// Where exec will find `program`, as execvp looks: the path itself when it
+    /// has a '/', else the first executable regular file of that name in PATH.
+    /// Nil, with why, when there is none.
+    static func locate(_ program: String) -> (path: String?, why: String) {
+        func executable(_ path: String) -> String? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return String(cString: strerror(errno)) }
+            if info.st_mode & S_IFMT == S_IFDIR { return "is a directory" }
+            guard info.st_mode & S_IFMT == S_IFREG else { return "is not a regular file" }
+            return access(path, X_OK) == 0 ? nil : "is not executable"
+        }
+        if program.contains("/") {
+            if let why = executable(program) { return (nil, "\(program): \(why)") }
+            return (program, "")
+        }
+        // execvp's search path when PATH is unset; an empty entry is the current directory.
+        let search = ProcessInfo.processInfo.environment["PATH"] ?? "/bin:/usr/bin"
+        for dir in search.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + program
+            if executable(candidate) == nil { return (candidate, "") }
+        }
+        return (nil, "\"\(program)\" is not an executable in PATH (\(search))")
     }
 
     static func readProcessors(_ r: ConfigReader) throws -> [ProcessorConfig] {
@@ -114,6 +157,13 @@ public struct SlaveConfig: Sendable {
                 }
                 // A bare program name is looked up in PATH; a relative path is relative to the config file.
                 let program = bin.contains("/") ? r.resolvePath(bin) : bin
+                // Checked now: a missing program would otherwise fail every try of every job of the kind.
+                let found = locate(program)
+                guard found.path != nil else { throw ConfigError("\(where_) bin: \(found.why)") }
+                if !cpuset.isEmpty {
+                    let taskset = locate("taskset")
+                    guard taskset.path != nil else { throw ConfigError("\(where_) cgroup.cpuset: needs taskset (util-linux): \(taskset.why)") }
+                }
                 result.append(ProcessorConfig(kind: kind, bin: program, args: args, envs: envs, concurrent: concurrent,
                                               cpuset: cpuset, timeout: timeout))
             }

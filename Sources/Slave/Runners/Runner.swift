@@ -5,6 +5,18 @@ import Shared
 /// error's text; cancellation means the master told the slave to abort.
 public protocol Runner: Sendable {
     func run(_ job: Assignment) async throws -> Data
+    /// `run`, for an output of at most `outputLimit` bytes (what a finish frame
+    /// can carry): a runner that can stop early (a processor) does; the others
+    /// fail the attempt when their output is over it.
+    func run(_ job: Assignment, outputLimit: Int) async throws -> Data
+}
+
+extension Runner {
+    public func run(_ job: Assignment, outputLimit: Int) async throws -> Data {
+        let output = try await run(job)
+        if output.count > outputLimit { throw JobFailure("\(job.kind): \(OutputLimit.describe(bytes: output.count, limit: outputLimit))") }
+        return output
+    }
 }
 
 public struct JobFailure: Error, CustomStringConvertible {

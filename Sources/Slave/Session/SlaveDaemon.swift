@@ -31,6 +31,9 @@ public actor SlaveDaemon {
     /// Results whose "job done" / "job failed" line is not written yet (see `noteEnded`).
     private var endedUnlogged: [JobResult] = []
     private var slotWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The largest frame the master reads: bounds every finish request and so
+    /// every job's output (`OutputLimit`). Set for each connection.
+    private(set) var maxFrameBytes = Frame.defaultMaxBytes
 
     public init(config: SlaveConfig, logger: Logger, runners: [String: Runner]) {
         self.config = config
@@ -57,6 +60,8 @@ public actor SlaveDaemon {
             do {
                 let client = try await RPCClient.connect(to: config.serverAddr, as: identity, group: group)
                 self.client = client
+                // The master's own limit, as its welcome announced it.
+                maxFrameBytes = client.maxFrameBytes
                 logger.info("connected to master \(config.serverAddr)", metadata: ["worker": "\(config.name)"])
                 await session(client)
                 self.client = nil
@@ -144,11 +149,12 @@ public actor SlaveDaemon {
         }
         logger.info("job started", metadata: meta)
         let runner = runners[job.kind]
+        let outputLimit = OutputLimit.maxOutputBytes(frameLimit: maxFrameBytes)
         let task = Task {
             let result: JobResult
             do {
                 guard let runner else { throw JobFailure("slave \(self.config.name) has no runner for kind \(job.kind)") }
-                let output = try await runner.run(job)
+                let output = try await runner.run(job, outputLimit: outputLimit)
                 result = JobResult(id: job.id, lease: job.lease, ok: true, output: output)
             } catch is CancellationError {
                 await self.jobEnded(job.id, result: nil)
@@ -165,13 +171,14 @@ public actor SlaveDaemon {
         running[job.id] = RunningJob(assignment: job, task: task)
     }
 
-    private func jobEnded(_ id: String, result: JobResult?) async {
+    private func jobEnded(_ id: String, result ran: JobResult?) async {
         guard running.removeValue(forKey: id) != nil else { return }
         slotFreed()
-        guard let result else {
+        guard let ran else {
             logger.info("job aborted", metadata: ["job": "\(id)"])
             return
         }
+        let result = OutputLimit.enforce(ran, frameLimit: maxFrameBytes)
         noteEnded(result)
         unacked[id] = result
         if let client, client.isActive { await flushResults(client) }
@@ -210,9 +217,11 @@ public actor SlaveDaemon {
         // sending the first result alone and the rest a round trip later.
         await Task.yield()
         while !unacked.isEmpty && client.isActive {
-            let batch = Array(unacked.values)
             // The slots these results free are claimed again in the same request.
             let pull = stopping || claimInFlight ? nil : claimRequest(waitMs: 0)
+            // Kept from a connection to a master with a larger limit: cut down to fit this one.
+            for (id, result) in unacked { unacked[id] = OutputLimit.enforce(result, frameLimit: maxFrameBytes) }
+            let batch = FinishBatch.next(Array(unacked.values), pull: pull, frameLimit: maxFrameBytes)
             if pull != nil { claimInFlight = true }
             do {
                 let response = try await client.call(.finish, FinishRequest(results: batch, pull: pull), as: FinishResponse.self)

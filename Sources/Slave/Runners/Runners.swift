@@ -9,7 +9,10 @@ public enum Runners {
             switch kind {
             case JobKind.noop: runners[kind] = NoopRunner()
             case JobKind.synthetic: runners[kind] = SyntheticRunner()
-            case JobKind.wdpost: runners[kind] = PoStRunner()
+            case JobKind.wdpost: runners[kind] = PoStRunner(sectorPaths: config.sectorPaths)
+            // Reads this machine's own facts (/proc, devices, the configured
+            // data_path), never a path from the job. noop reads no file either:
+            // its fail_if_exists only tests whether a path exists.
             case JobKind.dbcVerify: runners[kind] = DBCProbeRunner(probe: MachineProbe(dataPath: config.dataPath))
             default: break
             }

@@ -25,8 +25,29 @@ public struct SyntheticRunner: Runner {
 }
 
 /// `wdpost` (model of WindowPoSt): challenged leaves of each sector with their paths.
+/// The leaves are bytes of the file and go back to the master, so a sector's
+/// path must be inside one of `sectorPaths` (`[slave] sector_paths`); with none,
+/// every path is refused.
 public struct PoStRunner: Runner {
-    public init() {}
+    let sectorPaths: [String]
+
+    /// `sectorPaths`: real paths (no symlinks), as `SlaveConfig` keeps them.
+    public init(sectorPaths: [String]) { self.sectorPaths = sectorPaths }
+
+    /// The real path of `path` (symlinks followed, so that a link inside a
+    /// directory cannot point out of it), if it is inside a sector directory.
+    func confine(_ path: String) throws -> String {
+        guard !sectorPaths.isEmpty else {
+            throw JobFailure("refused: this slave reads no sector files ([slave] sector_paths is empty)")
+        }
+        guard let resolved = realpath(path, nil) else { throw JobFailure(String(cString: strerror(errno))) }
+        defer { free(resolved) }
+        let real = String(cString: resolved)
+        guard sectorPaths.contains(where: { real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+            throw JobFailure("refused: \(real) is outside [slave] sector_paths (\(sectorPaths.joined(separator: ", ")))")
+        }
+        return real
+    }
 
     public func run(_ job: Assignment) async throws -> Data {
         let input = try decodeInput(PoStInput.self, job)
@@ -37,8 +58,9 @@ public struct PoStRunner: Runner {
             try Task.checkCancellation()
             let proof: Kernels.SectorProof
             do {
+                let file = try confine(sector.path)
                 proof = try await onThread("wdpost-kernel") {
-                    try Kernels.postProve(file: sector.path, sectorID: sector.id, randomness: randomness, challenges: input.challengeCount)
+                    try Kernels.postProve(file: file, sectorID: sector.id, randomness: randomness, challenges: input.challengeCount)
                 }
             } catch {
                 throw JobFailure("wdpost: sector \(sector.id) (\(sector.path)): \(error)")
