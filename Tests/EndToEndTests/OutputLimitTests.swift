@@ -39,10 +39,10 @@ final class OutputLimitTests: XCTestCase {
     /// frames: three 7 MiB outputs (9.3 MiB each in base64; any two over the
     /// 16 MiB limit) that end together all arrive.
     func testResultsThatEndTogetherTravelInFramesThatFit() async throws {
-        // A finished job is not heartbeated while its result waits for the
-        // frames ahead of it (9 MiB each, parsed by a debug build): the test's
-        // usual 2 s heartbeat timeout would take it back meanwhile.
-        let cluster = try TestCluster(task: ["max_retry": "1", "heartbeat_timeout": "\"60s\""])
+        // The usual 2 s heartbeat timeout: a finished job whose result waits
+        // for the frames ahead of it (9 MiB each, parsed by a debug build) is
+        // still heartbeated, so the master does not take it back meanwhile.
+        let cluster = try TestCluster(task: ["max_retry": "1"])
         try await cluster.startMaster()
         let barrier = cluster.dir.appendingPathComponent("barrier")
         try FileManager.default.createDirectory(at: barrier, withIntermediateDirectories: true)

@@ -257,7 +257,11 @@ public actor SlaveDaemon {
     }
 
     private func heartbeat(_ client: RPCClient) async {
-        let leases = running.values.map(\.lease)
+        // A finished job's result may wait behind others' frames: it is still
+        // this slave's job until the master acknowledges it, and heartbeating
+        // it keeps the master from taking it back meanwhile.
+        let waiting = unacked.values.filter { running[$0.id] == nil }.map { JobLease(id: $0.id, lease: $0.lease) }
+        let leases = running.values.map(\.lease) + waiting
         do {
             let response = try await client.call(.heartbeat, HeartbeatRequest(jobs: leases), as: HeartbeatResponse.self)
             for id in response.abort {
