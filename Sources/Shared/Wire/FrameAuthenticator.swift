@@ -71,7 +71,8 @@ public final class FrameAuthenticator: ChannelDuplexHandler, @unchecked Sendable
         context.write(wrapOutboundOut(frame), promise: promise)
     }
 
-    static func tag(key: [UInt8], sequence: UInt64, type: UInt8, requestID: UInt32, payload: ByteBuffer) -> [UInt8]? {
+    /// The tag of one frame (see docs/PROTOCOL.md); nil when libcrypto fails.
+    public static func tag(key: [UInt8], sequence: UInt64, type: UInt8, requestID: UInt32, payload: ByteBuffer) -> [UInt8]? {
         var head = [UInt8](repeating: 0, count: 13)
         for i in 0..<8 { head[i] = UInt8(truncatingIfNeeded: sequence >> (56 - 8 * UInt64(i))) }
         head[8] = type
