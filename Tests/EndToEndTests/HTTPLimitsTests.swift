@@ -64,7 +64,7 @@ final class HTTPLimitsTests: XCTestCase {
             // Room for 24 more descriptors than the master uses now: 60
             // half-open requests would take them all without the cap.
             let inUse = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(master.pid)/fd").count
-            let limit = try cluster.run0("/usr/bin/prlimit", ["--pid", "\(master.pid)", "--nofile=\(inUse + 24):\(inUse + 24)"])
+            let limit = try cluster.run(program: "/usr/bin/prlimit", ["--pid", "\(master.pid)", "--nofile=\(inUse + 24):\(inUse + 24)"])
             XCTAssertEqual(limit.status, 0, limit.err)
 
             var fds: [Int32] = []
@@ -72,7 +72,7 @@ final class HTTPLimitsTests: XCTestCase {
             for _ in 0..<60 { fds.append(try Self.halfOpenRequest(port: port)) }
 
             // The RPC side still accepts: an admin command over a new connection.
-            let list = try cluster.run0("/usr/bin/timeout", ["20", cluster.binary.path, "list", "--master", cluster.address.description,
+            let list = try cluster.run(program: "/usr/bin/timeout", ["20", cluster.binary.path, "list", "--master", cluster.address.description,
                                                              "--token-file", cluster.dir.appendingPathComponent("admin.token").path])
             XCTAssertEqual(list.status, 0, "wdpost list while 60 half-open HTTP requests wait: \(list.err)")
             XCTAssertEqual(list.out.split(separator: "\n").filter { $0.contains("ReadyToRun") }.count, 1, list.out)
@@ -114,22 +114,5 @@ final class HTTPLimitsTests: XCTestCase {
             XCTAssertEqual(show.status, 0, show.err)
             XCTAssertTrue(show.out.contains(secret), "wdpost show has the whole error")
         }
-    }
-}
-
-extension TestCluster {
-    /// Runs a program (not `wdpost` through `cli`) to its end.
-    func run0(_ path: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }

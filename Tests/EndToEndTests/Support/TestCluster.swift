@@ -172,8 +172,13 @@ final class TestCluster: @unchecked Sendable {
 
     /// Runs the `wdpost` binary with these arguments.
     func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        try run(program: binary.path, args)
+    }
+
+    /// Runs a program to its end, collecting its output.
+    func run(program: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = URL(fileURLWithPath: program)
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
