@@ -32,12 +32,13 @@ final class MariaDBURLTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         try "t".write(to: dir.appendingPathComponent("t"), atomically: true, encoding: .utf8)
+        try "a".write(to: dir.appendingPathComponent("a"), atomically: true, encoding: .utf8)
         let path = dir.appendingPathComponent("master.toml").path
         func load(_ url: String) throws -> MasterConfig {
             try """
                 [server]
                 token_file = "t"
-                admin_token_file = "t"
+                admin_token_file = "a"
                 [db]
                 url = "\(url)"
                 """.write(toFile: path, atomically: true, encoding: .utf8)
