@@ -107,8 +107,9 @@ final class DamoclesExtProverTests: XCTestCase {
         cluster.port = port
         // The file has no token lines: the master made slave.token and
         // admin.token beside it; slaves get a copy, as an operator would do.
-        let made = try Data(contentsOf: masterDir.appendingPathComponent("slave.token"))
-        try made.write(to: cluster.dir.appendingPathComponent("slave.token"))
+        for token in ["slave.token", "admin.token"] {
+            try Data(contentsOf: masterDir.appendingPathComponent(token)).write(to: cluster.dir.appendingPathComponent(token))
+        }
         let prover = try cluster.write("prover.py", ProverStandIn.script)
         chmod(prover.path, 0o755)
         return Setup(cluster: cluster, manager: manager, masterDir: masterDir, countFile: cluster.dir.appendingPathComponent("prover-runs"),
@@ -230,6 +231,8 @@ final class DamoclesExtProverTests: XCTestCase {
             XCTAssertTrue(jobs.allSatisfy { $0.kind == "window_post" && $0.minerID == "1037" && $0.sectorSize == "32GiB" })
             XCTAssertEqual(jobs.map(\.sectors).sorted(), [1, 2, 2, 2, 2, 2])
 
+            try requireDamoclesListFormats(setup.cluster, jobs: jobs)
+
             requireOnlyProtocolLines(manager, ids: Set((1...8).map(UInt64.init) + (11...16).map(UInt64.init)))
             // The manager is gone: the master ends by itself, so its next child can bind the port.
             manager.closeStdin()
@@ -241,6 +244,43 @@ final class DamoclesExtProverTests: XCTestCase {
             throw error
         }
         await setup.stop()
+    }
+
+    /// `wdpost list` as damocles shows its jobs; `show` with local times, raw with --json.
+    func requireDamoclesListFormats(_ cluster: TestCluster, jobs: [Job]) throws {
+        func cells(_ line: Substring) -> [String] {
+            line.replacingOccurrences(of: " {2,}", with: "\u{1}", options: .regularExpression).split(separator: "\u{1}").map(String.init)
+        }
+        let table = try cluster.cli(["list", "--all"])
+        XCTAssertEqual(table.status, 0, table.err)
+        let lines = table.out.split(separator: "\n")
+        let header = cells(lines[0])
+        XCTAssertEqual(header, ["JobID", "MinerID", "DDL", "Partitions", "Sectors", "Worker", "State", "Try", "CreateAt", "Elapsed", "Heartbeat", "Error"])
+        var rows: [String: [String: String]] = [:]
+        for line in lines.dropFirst() {
+            let row = cells(line)
+            XCTAssertEqual(row.count, header.count, String(line))
+            rows[row[0]] = Dictionary(uniqueKeysWithValues: zip(header, row))
+        }
+        for job in jobs {
+            let row = try XCTUnwrap(rows[job.id])
+            XCTAssertEqual(row["MinerID"], "1037")
+            XCTAssertEqual(row["Sectors"], "\(job.sectors)")
+            XCTAssertNotNil(row["CreateAt"]?.range(of: #"^[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]$"#, options: .regularExpression), row["CreateAt"] ?? "")
+            XCTAssertTrue(row["Elapsed"]?.hasSuffix("s(done)") == true, row["Elapsed"] ?? "")
+            XCTAssertEqual(row["Heartbeat"], "-", "not running")
+            XCTAssertEqual(row["Try"], job.state == .failed ? "2(Max)" : "1")
+        }
+        let detail = try cluster.cli(["list", "--all", "--detail"])
+        for column in ["Kind", "Priority", "StartedAt", "HeartbeatAt", "FinishedAt"] {
+            XCTAssertTrue(cells(detail.out.split(separator: "\n")[0]).contains(column), column)
+        }
+        let id = jobs[0].id
+        let shown = try JSONSerialization.jsonObject(with: Data(try cluster.cli(["show", id]).out.utf8)) as? [String: Any]
+        XCTAssertNotNil((shown?["createdAt"] as? String)?.range(of: #"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"#, options: .regularExpression),
+                        "\(shown?["createdAt"] ?? "absent")")
+        let raw = try JSONSerialization.jsonObject(with: Data(try cluster.cli(["show", "--json", id]).out.utf8)) as? [String: Any]
+        XCTAssertEqual((raw?["createdAt"] as? NSNumber)?.int64Value, jobs[0].createdAt)
     }
 
     /// allowed_sizes and allowed_miners decide which slave proves what.
