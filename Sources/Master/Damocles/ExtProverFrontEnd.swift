@@ -82,7 +82,7 @@ public final class ExtProverFrontEnd: @unchecked Sendable {
         let task: DamoclesTask
         do { task = try DamoclesTask(json: request.task) } catch {
             logger.warning("ext-prover: request \(id) refused: \(error)")
-            return ExtProverAnswer.error(id: id, "wdpost: invalid task: \(error)")
+            return ExtProverAnswer.error(id: id, "wdpost: \(error)")
         }
         do {
             let job = NewJob(kind: task.kind, input: request.taskJSON, minerID: String(task.minerID),
