@@ -46,9 +46,9 @@ final class DamoclesExtProverTests: XCTestCase {
         var runs: [String] { ((try? String(contentsOf: countFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
         func runs(of sealed: String) -> Int { runs.filter { $0.hasSuffix(" " + sealed) }.count }
 
-        func startSlave(_ name: String, extra: String = "") throws {
+        func startSlave(_ name: String, extra: String = "", kind: String = "window_post") throws {
             try cluster.startSlave(name, concurrent: 2, extra: "kinds = []\n" + extra + "\n"
-                + ProverStandIn.processorBlock(script: prover, name: name, countFile: countFile.path))
+                + ProverStandIn.processorBlock(script: prover, name: name, countFile: countFile.path, kind: kind))
         }
 
         func admin() async throws -> AdminClient {
@@ -82,7 +82,7 @@ final class DamoclesExtProverTests: XCTestCase {
     }
 
     /// Starts the master as damocles-manager would and requires its ready line.
-    func start(dbURL: String = "sqlite://wdpost.db") async throws -> Setup {
+    func start(dbURL: String = "sqlite://wdpost.db", extra: String = "", ready: String = "window_post processor ready\n") async throws -> Setup {
         guard ProverStandIn.hasPython else { throw XCTSkip("the prover stand-in needs python3") }
         let cluster = try TestCluster(dbURL: dbURL)
         let masterDir = cluster.dir.appendingPathComponent("damocles")
@@ -90,10 +90,10 @@ final class DamoclesExtProverTests: XCTestCase {
         try FileManager.default.createDirectory(at: store.appendingPathComponent("sealed"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: masterDir, withIntermediateDirectories: true)
         let config = masterDir.appendingPathComponent("wdpost_master.toml")
-        try Self.masterFile(dbURL: dbURL).write(to: config, atomically: true, encoding: .utf8)
+        try (Self.masterFile(dbURL: dbURL) + "\n" + extra).write(to: config, atomically: true, encoding: .utf8)
         let manager = try DamoclesManager(binary: cluster.binary, config: config, logURL: cluster.dir.appendingPathComponent("master.log"))
         do {
-            try await manager.requireReady()
+            try await manager.requireReady(ready)
         } catch {
             manager.kill()
             throw error
@@ -281,6 +281,24 @@ final class DamoclesExtProverTests: XCTestCase {
                         "\(shown?["createdAt"] ?? "absent")")
         let raw = try JSONSerialization.jsonObject(with: Data(try cluster.cli(["show", "--json", id]).out.utf8)) as? [String: Any]
         XCTAssertEqual((raw?["createdAt"] as? NSNumber)?.int64Value, jobs[0].createdAt)
+    }
+
+    /// A `[[WinPost]]` master: its stage in the ready line, winning_post jobs.
+    func testWinningPoStStage() async throws {
+        let setup = try await start(extra: "[damocles]\nstage = \"winning_post\"", ready: "winning_post processor ready\n")
+        do {
+            try setup.startSlave("w", kind: "winning_post")
+            let a = try setup.sealed("s-t01037-9")
+            setup.manager.send(id: 1, task: Self.task(proofType: "StackedDrgWinning32GiBV1", sectors: [(9, a.path)]))
+            let out = try requireOutput(await setup.manager.answer(1), id: 1)
+            XCTAssertEqual(out.proofs, [ProverStandIn.proof(sealed: [a.contents], seed: Self.seed)])
+            let jobs = try await setup.admin().list(all: true)
+            XCTAssertEqual(jobs.map(\.kind), ["winning_post"])
+        } catch {
+            await setup.stop()
+            throw error
+        }
+        await setup.stop()
     }
 
     /// allowed_sizes and allowed_miners decide which slave proves what.

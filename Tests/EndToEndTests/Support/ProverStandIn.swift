@@ -41,9 +41,10 @@ enum ProverStandIn {
 
     /// The slave's `[[processors.window_post]]` block running the stand-in:
     /// the one place that says how a slave talks to its prover.
-    static func processorBlock(script: String, name: String, countFile: String, slowSeconds: Double = 0) -> String {
+    static func processorBlock(script: String, name: String, countFile: String, slowSeconds: Double = 0,
+                               kind: String = "window_post") -> String {
         """
-        [[processors.window_post]]
+        [[processors.\(kind)]]
         bin = "\(script)"
         concurrent = 2
         envs = { PROVER_NAME = "\(name)", PROVER_COUNT_FILE = "\(countFile)", PROVER_SLOW_SECONDS = "\(slowSeconds)" }
