@@ -75,7 +75,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WdpostTests",
-            dependencies: ["Shared", "Master", "Slave", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            dependencies: ["Shared", "Master", "Slave", "wdpost", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

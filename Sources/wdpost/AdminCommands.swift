@@ -85,14 +85,15 @@ struct List: AsyncParsableCommand {
 }
 
 struct Show: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show one job in full, as JSON.")
+    static let configuration = CommandConfiguration(abstract: "Show one job in full, as JSON, with local times.")
 
     @OptionGroup var admin: AdminOptions
+    @Flag(help: "Timestamps as stored (µs since 1970) instead of local times") var json = false
     @Argument(help: "Job id") var id: String
 
     func run() async throws {
         let jobs = try await withAdmin(admin) { try await $0.show([id]) }
-        print(try JobTable.json(jobs[0]))
+        print(try JobTable.json(jobs[0], readableTimes: !json))
     }
 }
 

@@ -21,18 +21,29 @@ struct MasterDaemonCommand: AsyncParsableCommand {
         let cfg: MasterConfig
         do { cfg = try MasterConfig.load(path: config) } catch { throw fail("\(error)") }
         cfg.warnings.forEach { logger.warning("\($0)") }
+        cfg.notices.forEach { logger.info("\($0)") }
+        // Under damocles-manager stdout carries its protocol and nothing else.
+        let extProver = cfg.damocles.isOn()
         let daemon = MasterDaemon(config: cfg, logger: logger)
+        daemon.announceOnStdout = !extProver
+        var frontEnd: ExtProverFrontEnd?
         do {
             let bound = try await daemon.start()
-            // Scripts and tests wait for this line to know the port (listen = "host:0" picks one).
-            print("wdpost master listening on \(bound)")
-            fflush(stdout)
+            if extProver, let service = daemon.service {
+                frontEnd = ExtProverFrontEnd(service: service, stage: cfg.damocles.stage, logger: logger)
+                frontEnd?.start { signals.trigger(SIGTERM) }
+            } else {
+                // Scripts and tests wait for this line to know the port (listen = "host:0" picks one).
+                print("wdpost master listening on \(bound)")
+                fflush(stdout)
+            }
         } catch {
             await daemon.stop()
             throw fail("\(error)")
         }
         let sig = await signals.wait()
         logger.info("signal \(sig): shutting down")
+        frontEnd?.stop()
         await daemon.stop()
     }
 }

@@ -62,7 +62,8 @@ final class ConfigTests: XCTestCase {
         try assertRejected(base + "\n[task]\nheartbeat_timout = \"1m\"", mentions: ["unknown key", "heartbeat_timout"])
         try assertRejected(base + "\n[tsak]\ntimeout = \"1m\"", mentions: ["unknown section", "tsak"])
         try assertRejected(base + "\n[db]\nurl = \"postgres://x\"", mentions: ["[db] url"])
-        try assertRejected("[server]\nadmin_token_file = \"admin.token\"", mentions: ["token_file", "required"])
+        try assertRejected(base + "\n[damocles]\next_prover = \"yes\"", mentions: ["[damocles] ext_prover", "\"auto\", \"on\" or \"off\""])
+        try assertRejected(base + "\n[damocles]\nstage = \"post\"", mentions: ["[damocles] stage", "winning_post"])
         try assertRejected("[server\n", mentions: [])
     }
 

@@ -29,6 +29,8 @@ struct StoreConformance {
         ("claimIsBoundedByInputBytes", { try $0.claimIsBoundedByInputBytes() }),
         ("textComparesByteForByte", { try $0.textComparesByteForByte() }),
         ("canonicallyEqualWorkersAddUp", { try $0.canonicallyEqualWorkersAddUp() }),
+        ("proofJobsHonourAllowedSizesAndMiners", { try $0.proofJobsHonourAllowedSizesAndMiners() }),
+        ("aFailedJobRunsAgainOnlyWhenFailed", { try $0.aFailedJobRunsAgainOnlyWhenFailed() }),
     ]
 
     func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }

@@ -202,9 +202,10 @@ final class KillOnCommit: JobStore {
     func releaseSavepoint() throws { try inner.releaseSavepoint() }
     func rollbackToSavepoint() throws { try inner.rollbackToSavepoint() }
     func insert(_ jobs: [NewJob], maxTry: Int, now: Int64) throws -> [String] { try inner.insert(jobs, maxTry: maxTry, now: now) }
-    func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job] {
-        try inner.claim(worker: worker, kinds: kinds, miners: miners, limit: limit, now: now)
+    func claim(worker: String, kinds: [String], miners: [String], sizes: [String], limit: Int, now: Int64) throws -> [Job] {
+        try inner.claim(worker: worker, kinds: kinds, miners: miners, sizes: sizes, limit: limit, now: now)
     }
+    func rerunFailed(_ id: String) throws -> Bool { try inner.rerunFailed(id) }
     func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String] { try inner.heartbeat(leases, now: now) }
     func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome { try inner.finish(result, now: now, retry: retry) }
     func finish(_ results: [JobResult], now: Int64, retry: RetryPolicy) throws -> [FinishOutcome] { try inner.finish(results, now: now, retry: retry) }

@@ -25,6 +25,8 @@ final class FinishClaimBatcher: @unchecked Sendable {
     struct Claim {
         let kinds: [String]
         let miners: [String]
+        /// Sector sizes the slave takes (`allowed_sizes`; empty: any).
+        var sizes: [String] = []
         let limit: Int
     }
 
@@ -116,7 +118,7 @@ final class FinishClaimBatcher: @unchecked Sendable {
     }
 
     /// The store work of a batch, in one transaction: all results in one
-    /// finish, then one claim per distinct (kinds, miners), all at `now`.
+    /// finish, then one claim per distinct (kinds, miners, sizes), all at `now`.
     static func apply(_ requests: [Request], to store: JobStore, now: Int64, retryInterval: Int64) throws -> [Answer] {
         let retry = RetryPolicy.after(retryInterval, from: now)
         let outcomes = try store.finish(requests.flatMap(\.results), now: now, retry: retry)
@@ -125,7 +127,7 @@ final class FinishClaimBatcher: @unchecked Sendable {
         var order: [[String]] = []
         for (i, r) in requests.enumerated() {
             guard let claim = r.claim, claim.limit > 0, !claim.kinds.isEmpty, r.mayClaim() else { continue }
-            let key = claim.kinds + ["\u{0}"] + claim.miners
+            let key = claim.kinds + ["\u{0}"] + claim.miners + ["\u{0}"] + claim.sizes
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(i)
         }
@@ -133,7 +135,7 @@ final class FinishClaimBatcher: @unchecked Sendable {
             let members = groups[key]!
             let claim = requests[members[0]].claim!
             let wanted = members.map { ClaimWanted(worker: requests[$0].worker, limit: requests[$0].claim!.limit) }
-            let got = try store.claim(wanted, kinds: claim.kinds, miners: claim.miners, now: now)
+            let got = try store.claim(wanted, kinds: claim.kinds, miners: claim.miners, sizes: claim.sizes, now: now)
             for (i, share) in zip(members, got) { jobs[i] = share }
         }
         var answers: [Answer] = []

@@ -14,6 +14,11 @@ public final class MasterDaemon: @unchecked Sendable {
     var executor: StoreExecutor?
     var sweeper: Sweeper?
     var dbc: DBCCoordinator?
+    /// What requests run on, once started (the damocles front-end uses it).
+    public private(set) var service: MasterService?
+    /// Whether the metrics address is also printed on stdout (off when
+    /// stdout carries the damocles protocol).
+    public var announceOnStdout = true
 
     public init(config: MasterConfig, logger: Logger) {
         self.config = config
@@ -29,6 +34,7 @@ public final class MasterDaemon: @unchecked Sendable {
         executor.start()
         self.executor = executor
         let service = MasterService(config: config, executor: executor, logger: logger)
+        self.service = service
         // The process-wide loops: with Swift concurrency running on them too
         // (see the entry point), request handlers stay on the thread that read them.
         let group = MultiThreadedEventLoopGroup.singleton
@@ -85,7 +91,7 @@ public final class MasterDaemon: @unchecked Sendable {
                 httpChannel = http
                 let port = http.localAddress?.port ?? metrics.port
                 // Announced on stdout like the RPC port, for scripts and tests that pick port 0.
-                print("wdpost metrics and status page on http://\(metrics.host):\(port)/")
+                if announceOnStdout { print("wdpost metrics and status page on http://\(metrics.host):\(port)/") }
                 logger.info("metrics and status page on http://\(metrics.host):\(port)/")
             } catch {
                 throw ConfigError("cannot listen on [metrics] listen = \(metrics): \(error)")

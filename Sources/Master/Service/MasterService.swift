@@ -13,6 +13,8 @@ public final class MasterService: @unchecked Sendable {
     let claims = ClaimCache()
     let batcher: FinishClaimBatcher
     public let metrics = MasterMetrics()
+    /// Requests waiting for jobs to end (the damocles front-end).
+    public let completions = CompletionWaiters()
     /// DeepBrainChain verification orders.
     public let dbc: DBCCoordinator
 
@@ -54,7 +56,7 @@ public final class MasterService: @unchecked Sendable {
         var woken = true
         while woken && mayClaim() {
             let generation = wake.current
-            let claim = FinishClaimBatcher.Claim(kinds: kinds, miners: capabilities.allowedMiners, limit: limit)
+            let claim = FinishClaimBatcher.Claim(kinds: kinds, miners: capabilities.allowedMiners, sizes: capabilities.allowedSizes, limit: limit)
             let jobs = try await batcher.submit(.init(worker: worker, results: [], claim: claim, mayClaim: mayClaim),
                                                 store: { try await self.db($0) }).jobs
             if !jobs.isEmpty { return PullResponse(jobs: handedOut(jobs, to: worker)) }
@@ -101,6 +103,7 @@ public final class MasterService: @unchecked Sendable {
         let results = try await verified(request.results.map(Self.bounded), worker: worker)
         let claim = request.pull.map { p in
             FinishClaimBatcher.Claim(kinds: p.kinds.filter { capabilities.kinds.contains($0) }, miners: capabilities.allowedMiners,
+                                     sizes: capabilities.allowedSizes,
                                      limit: max(0, min(p.max, capabilities.concurrent)))
         }
         let answer = try await batcher.submit(.init(worker: worker, results: results, claim: claim, mayClaim: mayClaim),
@@ -131,6 +134,7 @@ public final class MasterService: @unchecked Sendable {
             }
         }
         if requeued { scheduleWake(after: config.task.retryJobInterval) }
+        completions.notify(zip(results, outcomes).filter { $0.1 == .recorded }.map(\.0.id))
         return FinishResponse(statuses: outcomes.map(\.status), jobs: request.pull == nil ? nil : handedOut(claimed, to: worker))
     }
 
@@ -260,6 +264,7 @@ public final class MasterService: @unchecked Sendable {
         let n = try await db { try $0.reset(ids, now: self.clock.now()) }
         logger.info("reset \(ids.joined(separator: ", "))")
         wake.signal()
+        completions.notify(ids)
         return CountResponse(count: n)
     }
 
@@ -267,6 +272,7 @@ public final class MasterService: @unchecked Sendable {
         let ids = try Self.distinctIDs(request, "remove")
         let n = try await db { try $0.remove(ids) }
         logger.info("removed \(ids.joined(separator: ", "))")
+        completions.notify(ids)
         return CountResponse(count: n)
     }
 
@@ -274,6 +280,7 @@ public final class MasterService: @unchecked Sendable {
         guard request.really else { throw ErrorMessage("remove-all refused: confirmation missing") }
         let n = try await db { try $0.removeAll() }
         logger.warning("removed all \(n) job(s)")
+        completions.notify(completions.waitedIDs)
         return CountResponse(count: n)
     }
 

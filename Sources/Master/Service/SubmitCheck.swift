@@ -48,8 +48,23 @@ enum SubmitCheck {
         guard job.input.count <= InputLimits.inputBytes else {
             throw ErrorMessage("input of \(job.input.count) bytes is over the limit of \(InputLimits.inputBytes) bytes (the most one answer to a slave can carry)")
         }
+        job.sectorSize = nil
+        job.sectors = nil
         try builtinInput(job)
+        if job.kind == JobKind.windowPoSt || job.kind == JobKind.winningPoSt { try proofTask(&job) }
         return job
+    }
+
+    /// A damocles task is checked as a prover would need it; its miner, sector
+    /// size and sector count come from it (claims and `list` use them).
+    static func proofTask(_ job: inout NewJob) throws {
+        let task = try DamoclesTask(json: job.input)
+        guard task.kind == job.kind else {
+            throw ErrorMessage("proof_type \(task.proofType.name) is a \(task.kind) task, not \(job.kind)")
+        }
+        job.minerID = String(task.minerID)
+        job.sectorSize = task.sectorSize
+        job.sectors = task.replicas.count
     }
 
     /// A built-in kind's input is checked as its runner will check it: one

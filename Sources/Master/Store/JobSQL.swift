@@ -34,7 +34,8 @@ struct JobSQL<Connection: SQLConnection> {
     static var columns: String {
         """
         id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, output, \
-        try_num, max_try, lease, worker, not_before, created_at, started_at, heartbeat_at, finished_at, error, pin
+        try_num, max_try, lease, worker, not_before, created_at, started_at, heartbeat_at, finished_at, error, pin, \
+        sector_size, sectors
         """
     }
 
@@ -72,7 +73,8 @@ struct JobSQL<Connection: SQLConnection> {
             deadlineAt: r.int(7) == Int64.max ? nil : r.int(7), uniqueKey: r.isNull(8) ? nil : r.text(8),
             input: r.blob(9), output: r.isNull(10) ? nil : r.blob(10), tryNum: Int(r.int(11)), maxTry: Int(r.int(12)),
             lease: r.int(13), worker: r.text(14), notBefore: r.int(15), createdAt: r.int(16), startedAt: r.int(17),
-            heartbeatAt: r.int(18), finishedAt: r.int(19), error: r.text(20), pin: r.text(21))
+            heartbeatAt: r.int(18), finishedAt: r.int(19), error: r.text(20), pin: r.text(21),
+            sectorSize: r.text(22), sectors: Int(r.int(23)))
     }
 
     func jobs(_ sql: String, _ params: [SQLValue]) throws -> [Job] { try db.query(sql, params, Self.job) }
@@ -249,6 +251,13 @@ struct JobSQL<Connection: SQLConnection> {
         }
     }
 
+    func rerunFailed(_ id: String) throws -> Bool {
+        try db.run("""
+            UPDATE jobs SET state = 'ReadyToRun', try_num = 0, not_before = 0, finished_at = 0
+            WHERE id = ? AND state = 'Failed'
+            """, [.text(id)]) == 1
+    }
+
     func remove(_ ids: [String]) throws -> Int {
         try requireKnown(ids)
         return try ids.reduce(0) { n, id in n + (try db.run("DELETE FROM jobs WHERE id = ?", [.text(id)])) }
@@ -301,6 +310,7 @@ extension SharedJobSQL {
     }
     public func get(_ id: String) throws -> Job? { try sql.get(id) }
     public func reset(_ ids: [String], now: Int64) throws -> Int { try sql.reset(ids) }
+    public func rerunFailed(_ id: String) throws -> Bool { try sql.rerunFailed(id) }
     public func remove(_ ids: [String]) throws -> Int { try sql.remove(ids) }
     public func removeAll() throws -> Int { try sql.removeAll() }
     public func countByStateAndKind() throws -> [JobCount] { try sql.countByStateAndKind() }

@@ -87,10 +87,11 @@ public protocol JobStore: AnyObject {
     /// Inserts new jobs; a job whose unique key exists returns the existing id.
     func insert(_ jobs: [NewJob], maxTry: Int, now: Int64) throws -> [String]
     /// Moves up to `limit` claimable jobs to Running for `worker`, each with a new lease.
-    func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job]
-    /// Claims for several workers with the same kinds and miners at once, the
+    /// `miners` and `sizes` (empty: any) restrict proof jobs (see `ClaimRestriction`).
+    func claim(worker: String, kinds: [String], miners: [String], sizes: [String], limit: Int, now: Int64) throws -> [Job]
+    /// Claims for several workers with the same kinds, miners and sizes at once, the
     /// earlier entries first; the jobs of each entry, as `claim` would give them.
-    func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]]
+    func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], sizes: [String], now: Int64) throws -> [[Job]]
     /// Refreshes heartbeats; returns the ids the worker must abort (not held with that lease).
     func heartbeat(_ leases: [JobLease], now: Int64) throws -> [String]
     func finish(_ result: JobResult, now: Int64, retry: RetryPolicy) throws -> FinishOutcome
@@ -114,6 +115,9 @@ public protocol JobStore: AnyObject {
     func list(all: Bool, after: ListCursor?, limit: Int?, brief: Bool, maxBytes: Int) throws -> ListPage
     func get(_ id: String) throws -> Job?
     func reset(_ ids: [String], now: Int64) throws -> Int
+    /// Puts a Failed job back to ReadyToRun with its tries renewed (a damocles
+    /// task asked again); false when the job is not Failed (it changes nothing then).
+    func rerunFailed(_ id: String) throws -> Bool
     func remove(_ ids: [String]) throws -> Int
     func removeAll() throws -> Int
     /// Running jobs per worker, for `wdpost slaves`.
@@ -135,7 +139,16 @@ extension JobStore {
     public func databaseTimeMicros() throws -> Int64? { nil }
 
     /// One claim per worker (SQLite: each is a read of the same in-process file).
+    public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], sizes: [String], now: Int64) throws -> [[Job]] {
+        try wanted.map { try claim(worker: $0.worker, kinds: kinds, miners: miners, sizes: sizes, limit: $0.limit, now: now) }
+    }
+
+    /// A claim without a sector-size restriction.
+    public func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job] {
+        try claim(worker: worker, kinds: kinds, miners: miners, sizes: [], limit: limit, now: now)
+    }
+
     public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
-        try wanted.map { try claim(worker: $0.worker, kinds: kinds, miners: miners, limit: $0.limit, now: now) }
+        try claim(wanted, kinds: kinds, miners: miners, sizes: [], now: now)
     }
 }

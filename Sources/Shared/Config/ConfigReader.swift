@@ -116,14 +116,31 @@ public final class ConfigReader {
     public private(set) var warnings: [String] = []
 
     /// Reads a secret token file (see `readToken`), warning when others may read or change it.
-    public func token(_ section: String, _ key: String) throws -> [UInt8] {
-        let file = try string(section, key, default: "")
-        guard !file.isEmpty else { throw ConfigError("\(path): [\(section)] \(key): required (a file holding the shared token)") }
-        let context = "\(path): [\(section)] \(key)"
-        let token = try readToken(resolvePath(file), context: context)
-        warnings += tokenFileWarnings(resolvePath(file), token: token, context: context)
+    /// Without the key, the file `beside` the config file is used: the
+    /// master (`create`) makes it when missing, a slave stops and says to copy it.
+    public func token(_ section: String, _ key: String, beside defaultName: String? = nil, create: Bool = false) throws -> [UInt8] {
+        let given = try string(section, key, default: "")
+        var file = resolvePath(given)
+        var context = "\(path): [\(section)] \(key)"
+        if given.isEmpty {
+            guard let defaultName else { throw ConfigError("\(context): required (a file holding the shared token)") }
+            file = resolvePath(defaultName)
+            context = "\(path): no [\(section)] \(key), so \(file)"
+            if !FileManager.default.fileExists(atPath: file) {
+                guard create else {
+                    throw ConfigError("\(context): the token file is missing; copy the master's \(defaultName) (created beside the master's config on its first start) to \(file) with mode 600, or set [\(section)] \(key)")
+                }
+                try TokenFile.create(file, context: context)
+                notices.append("\(context): created a new random token; copy it to every \(defaultName == "slave.token" ? "slave (beside its config, as slave.token)" : "admin host that runs wdpost commands with --token-file")")
+            }
+        }
+        let token = try readToken(file, context: context)
+        warnings += tokenFileWarnings(file, token: token, context: context)
         return token
     }
+
+    /// What start-up should log as information (a token file just created).
+    public private(set) var notices: [String] = []
 }
 
 /// A token file's secret: a text token without its surrounding whitespace

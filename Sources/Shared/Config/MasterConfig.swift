@@ -57,6 +57,8 @@ public struct MasterConfig: Sendable {
     /// `[metrics] listen`: the Prometheus endpoint and status page; nil = off.
     public var metricsListen: HostPort?
     public var dbc: DBC = DBC()
+    /// `[damocles]`: running as damocles-manager's ext-prover child.
+    public var damocles: Damocles = Damocles()
     /// Said at start-up in the log; nothing here stops it.
     public var warnings: [String] = []
     /// `[metrics]` limits on its HTTP connections, kept apart from the RPC side's.
@@ -70,6 +72,8 @@ public struct MasterConfig: Sendable {
         public var requestTimeout: Int64 = 10_000_000
         public init() {}
     }
+    /// Logged at start-up as information (a token file created).
+    public var notices: [String] = []
 
     public static func load(path: String) throws -> MasterConfig {
         let r = try ConfigReader(path: path)
@@ -81,8 +85,8 @@ public struct MasterConfig: Sendable {
             maxFrameBytes: try r.int("server", "max_frame_bytes", default: Frame.defaultMaxBytes, min: 1024),
             frameTimeout: try r.duration("server", "frame_timeout", default: "30s"),
             idleTimeout: try r.duration("server", "idle_timeout", default: "5m"),
-            slaveToken: try r.token("server", "token_file"),
-            adminToken: try r.token("server", "admin_token_file"))
+            slaveToken: try r.token("server", "token_file", beside: "slave.token", create: true),
+            adminToken: try r.token("server", "admin_token_file", beside: "admin.token", create: true))
         guard server.maxFrameBytes <= Frame.maxAllowedBytes else {
             throw ConfigError("\(path): [server] max_frame_bytes: expected at most \(Frame.maxAllowedBytes) (256 MiB), got \(server.maxFrameBytes)")
         }
@@ -111,10 +115,12 @@ public struct MasterConfig: Sendable {
         var http = HTTP()
         http.maxConnections = try r.int("metrics", "max_connections", default: http.maxConnections, min: 1)
         http.requestTimeout = try r.duration("metrics", "request_timeout", default: "10s")
+        let damocles = try readDamocles(r)
         try r.rejectUnknown()
-        var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics, dbc: dbc)
+        var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics, dbc: dbc, damocles: damocles)
         config.warnings = r.warnings
         config.http = http
+        config.notices = r.notices
         config.db.url = try DatabaseURL.resolveSQLitePath(config.db.url, relativeTo: r)
         return config
     }

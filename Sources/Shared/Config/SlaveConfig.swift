@@ -44,7 +44,7 @@ public struct SlaveConfig: Sendable {
             serverAddr: try r.address("master", "server_addr", default: "127.0.0.1:9527"),
             reconnectInterval: try r.duration("master", "reconnect_interval", default: "5s"),
             heartbeatInterval: try r.duration("master", "heartbeat_interval", default: "10s"),
-            token: try r.token("master", "token_file"),
+            token: try r.token("master", "token_file", beside: "slave.token", create: false),
             name: try r.string("slave", "name", default: ProcessInfo.processInfo.hostName),
             concurrent: try r.int("slave", "concurrent", default: 1, min: 1),
             pullInterval: try r.duration("slave", "pull_interval", default: "10s"),
@@ -54,6 +54,9 @@ public struct SlaveConfig: Sendable {
             allowedSizes: try r.stringArray("slave", "allowed_sizes"),
             processors: try readProcessors(r),
             dataPath: try r.string("slave", "data_path", default: "/data"))
+        for size in config.allowedSizes where !PoStProofType.sizes.contains(size) {
+            throw ConfigError("\(path): [slave] allowed_sizes: \"\(size)\" is not a sector size (expected some of \(PoStProofType.sizes.joined(separator: ", ")))")
+        }
         for kind in config.kinds where !builtinKinds.contains(kind) {
             throw ConfigError("\(path): [slave] kinds: \"\(kind)\" is not a built-in kind (built-in: \(builtinKinds.joined(separator: ", "))); run other kinds through [[processors.\(kind)]]")
         }

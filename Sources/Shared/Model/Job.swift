@@ -33,6 +33,11 @@ public struct Job: Codable, Sendable, Equatable {
     public var error: String
     /// Only the slave of this name may claim the job ("": any slave).
     public var pin: String
+    /// A proof job's sector size as damocles names it ("32GiB"; "": not a proof job),
+    /// matched against a slave's `allowed_sizes` at claim time.
+    public var sectorSize: String
+    /// A proof job's sector count (the task's replicas; 0: not a proof job).
+    public var sectors: Int
 
     public init(id: String, kind: String, state: JobState = .readyToRun, minerID: String = "",
                 deadlineIdx: Int = -1, partitions: [Int] = [], priority: Int = 0,
@@ -40,7 +45,7 @@ public struct Job: Codable, Sendable, Equatable {
                 output: Data? = nil, tryNum: Int = 0, maxTry: Int, lease: Int64 = 0,
                 worker: String = "", notBefore: Int64 = 0, createdAt: Int64,
                 startedAt: Int64 = 0, heartbeatAt: Int64 = 0, finishedAt: Int64 = 0,
-                error: String = "", pin: String = "") {
+                error: String = "", pin: String = "", sectorSize: String = "", sectors: Int = 0) {
         self.id = id; self.kind = kind; self.state = state; self.minerID = minerID
         self.deadlineIdx = deadlineIdx; self.partitions = partitions; self.priority = priority
         self.deadlineAt = deadlineAt; self.uniqueKey = uniqueKey; self.input = input
@@ -49,6 +54,8 @@ public struct Job: Codable, Sendable, Equatable {
         self.startedAt = startedAt; self.heartbeatAt = heartbeatAt; self.finishedAt = finishedAt
         self.error = error
         self.pin = pin
+        self.sectorSize = sectorSize
+        self.sectors = sectors
     }
 }
 
@@ -59,6 +66,9 @@ public enum JobKind {
     public static let synthetic = "synthetic"
     public static let wdpost = "wdpost"
     public static let dbcVerify = "dbc-verify"
+    /// damocles' WindowPoSt and WinningPoSt tasks (the ext-prover front-end's jobs).
+    public static let windowPoSt = "window_post"
+    public static let winningPoSt = "winning_post"
 }
 
 /// Job ids: 11 random base58 characters, like the Go predecessor's ids, so

@@ -28,6 +28,9 @@ public final class ShutdownSignal: @unchecked Sendable {
         w.forEach { $0.resume(returning: sig) }
     }
 
+    /// Acts as if `sig` had arrived (stdin closed in ext-prover mode ends the master as SIGTERM does).
+    public func trigger(_ sig: Int32) { fire(sig) }
+
     /// Returns the first signal received.
     public func wait() async -> Int32 {
         await withCheckedContinuation { cont in

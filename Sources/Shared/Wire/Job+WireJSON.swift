@@ -17,7 +17,9 @@ extension Job: WireJSON {
                   maxTry: try f.int("maxTry"), lease: try f.int64("lease"), worker: try f.string("worker"),
                   notBefore: try f.int64("notBefore"), createdAt: try f.int64("createdAt"), startedAt: try f.int64("startedAt"),
                   heartbeatAt: try f.int64("heartbeatAt"), finishedAt: try f.int64("finishedAt"), error: try f.string("error"),
-                  pin: try f.string("pin"))
+                  pin: try f.string("pin"),
+                  // Absent from masters before proof-job sizes: not a proof job.
+                  sectorSize: try f.optionalString("sectorSize") ?? "", sectors: try f.optionalInt("sectors") ?? 0)
     }
 
     public func write(to json: inout JSONWriter) {
@@ -43,6 +45,8 @@ extension Job: WireJSON {
         json.field("finishedAt", finishedAt)
         json.field("error", error)
         json.field("pin", pin)
+        json.field("sectorSize", sectorSize)
+        json.field("sectors", sectors)
     }
 }
 

@@ -202,6 +202,9 @@ public struct NewJob: Codable, Sendable {
     public var uniqueKey: String?
     /// Pin: only the slave of this name may claim the job (nil or "": any slave).
     public var worker: String?
+    /// Set by the master from a proof job's input (see `SubmitCheck`), never taken from a client.
+    public var sectorSize: String?
+    public var sectors: Int?
     public init(kind: String, input: Data = Data(), minerID: String = "", deadlineIdx: Int = -1, partitions: [Int] = [],
                 priority: Int = 0, deadlineAt: Int64? = nil, uniqueKey: String? = nil, worker: String? = nil) {
         self.kind = kind; self.input = input; self.minerID = minerID; self.deadlineIdx = deadlineIdx

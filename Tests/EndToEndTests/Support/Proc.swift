@@ -18,6 +18,9 @@ final class Proc: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         process.environment = env
+        // Not the test runner's stdin: a master whose stdin and stdout are
+        // both pipes serves damocles-manager's protocol ([damocles] ext_prover = "auto").
+        process.standardInput = FileHandle.nullDevice
         let out = Pipe()
         process.standardOutput = out
         process.standardError = try FileHandle(forWritingTo: logURL)

@@ -170,5 +170,14 @@ enum MariaDBSchema {
             "ALTER TABLE dbc_orders CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
             "ALTER TABLE dbc_members CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
         ],
+        // 9: a proof job's sector size (claims honour a slave's allowed_sizes)
+        // and sector count (`list`). Both tables, in the same order: archiving
+        // copies rows column for column.
+        [
+            "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS sector_size VARCHAR(16) NOT NULL DEFAULT ''",
+            "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS sectors INT NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs_archive ADD COLUMN IF NOT EXISTS sector_size VARCHAR(16) NOT NULL DEFAULT ''",
+            "ALTER TABLE jobs_archive ADD COLUMN IF NOT EXISTS sectors INT NOT NULL DEFAULT 0",
+        ],
     ]
 }

@@ -128,15 +128,17 @@ public final class MariaDBStore: SharedJobSQL {
     static let insertChunks = [256, 64, 16, 4, 1]
     static let insertChunkBytes = 4 << 20
     static let insertColumns = """
-        id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, max_try, created_at, error, pin
+        id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, max_try, created_at, error, pin, \
+        sector_size, sectors
         """
-    static let insertRow = "(?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)"
+    static let insertRow = "(?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)"
 
     static func insertValues(id: String, _ new: NewJob, maxTry: Int, now: Int64) -> [SQLValue] {
         [.text(id), .text(new.kind), .text(new.minerID), .int(Int64(new.deadlineIdx)),
          .text(PartitionList.format(new.partitions)), .int(Int64(new.priority)),
          .int(new.deadlineAt ?? Int64.max), new.uniqueKey.map { .text($0) } ?? .null,
-         .blob(new.input), .int(Int64(maxTry)), .int(now), .text(new.worker ?? "")]
+         .blob(new.input), .int(Int64(maxTry)), .int(now), .text(new.worker ?? ""),
+         .text(new.sectorSize ?? ""), .int(Int64(new.sectors ?? 0))]
     }
 
     private func insertKeyed(_ new: NewJob, key: String, maxTry: Int, now: Int64) throws -> String {
@@ -154,8 +156,8 @@ public final class MariaDBStore: SharedJobSQL {
         return id
     }
 
-    public func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job] {
-        try claim([ClaimWanted(worker: worker, limit: limit)], kinds: kinds, miners: miners, now: now)[0]
+    public func claim(worker: String, kinds: [String], miners: [String], sizes: [String], limit: Int, now: Int64) throws -> [Job] {
+        try claim([ClaimWanted(worker: worker, limit: limit)], kinds: kinds, miners: miners, sizes: sizes, now: now)[0]
     }
 
     /// One claim for several workers: the same three statements as for one
@@ -163,11 +165,11 @@ public final class MariaDBStore: SharedJobSQL {
     /// in claim order to the earliest entry that still wants jobs and may
     /// take them (a pinned job only to its worker). Claims of this process
     /// take turns (see `ClaimsInFlight`).
-    public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
-        try Self.claimsInFlight.claiming { try claimInTurn(wanted, kinds: kinds, miners: miners, now: now) }
+    public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], sizes: [String], now: Int64) throws -> [[Job]] {
+        try Self.claimsInFlight.claiming { try claimInTurn(wanted, kinds: kinds, miners: miners, sizes: sizes, now: now) }
     }
 
-    private func claimInTurn(_ wanted: [ClaimWanted], kinds: [String], miners: [String], now: Int64) throws -> [[Job]] {
+    private func claimInTurn(_ wanted: [ClaimWanted], kinds: [String], miners: [String], sizes: [String], now: Int64) throws -> [[Job]] {
         var claimed = [[Job]](repeating: [], count: wanted.count)
         var remaining = wanted.map { max(0, $0.limit) }
         // Each entry's answer must fit the slave's frame (see `lockAndClaim`).
@@ -177,10 +179,9 @@ public final class MariaDBStore: SharedJobSQL {
         let workers = JobSQL<MariaDBConnection>.padded(Array(Set(wanted.map(\.worker))).sorted())
         var filter = "not_before <= ? AND (pin = '' OR pin IN (\(JobSQL<MariaDBConnection>.placeholders(workers.count))))"
         var params: [SQLValue] = [.int(now)] + workers.map { .text($0) }
-        if !miners.isEmpty {
-            filter += " AND (miner_id = '' OR miner_id IN (\(JobSQL<MariaDBConnection>.placeholders(miners.count))))"
-            params += miners.map { .text($0) }
-        }
+        let restriction = ClaimRestriction(miners: miners, sizes: sizes)
+        filter += restriction.sql
+        params += restriction.params
         // Candidates, whole rows, come from a plain read in claim order; they
         // are then locked by primary key with SKIP LOCKED. Locking the ordered
         // query itself would also keep every row it steps over (another kind,

@@ -54,6 +54,14 @@ public final class SQLiteStore: SharedJobSQL {
         CREATE INDEX jobs_claim_kind ON jobs (state, kind, deadline_at, priority DESC, created_at);
         DROP INDEX jobs_claim;
         """,
+        // 5: a proof job's sector size (claims honour a slave's allowed_sizes)
+        // and sector count (`list`), as MariaDB's migration 9.
+        """
+        ALTER TABLE jobs ADD COLUMN sector_size TEXT NOT NULL DEFAULT '';
+        ALTER TABLE jobs ADD COLUMN sectors INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs_archive ADD COLUMN sector_size TEXT NOT NULL DEFAULT '';
+        ALTER TABLE jobs_archive ADD COLUMN sectors INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     public func migrate() throws {
@@ -96,19 +104,20 @@ public final class SQLiteStore: SharedJobSQL {
             let id = JobID.make()
             try db.run("""
                 INSERT INTO jobs (id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key,
-                                  input, max_try, created_at, pin)
-                VALUES (?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  input, max_try, created_at, pin, sector_size, sectors)
+                VALUES (?, ?, 'ReadyToRun', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(id), .text(new.kind), .text(new.minerID), .int(Int64(new.deadlineIdx)),
                       .text(PartitionList.format(new.partitions)), .int(Int64(new.priority)),
                       .int(new.deadlineAt ?? Int64.max), new.uniqueKey.map { .text($0) } ?? .null,
-                      .blob(new.input), .int(Int64(maxTry)), .int(now), .text(new.worker ?? "")])
+                      .blob(new.input), .int(Int64(maxTry)), .int(now), .text(new.worker ?? ""),
+                      .text(new.sectorSize ?? ""), .int(Int64(new.sectors ?? 0))])
             return id
         }
     }
 
-    public func claim(worker: String, kinds: [String], miners: [String], limit: Int, now: Int64) throws -> [Job] {
+    public func claim(worker: String, kinds: [String], miners: [String], sizes: [String], limit: Int, now: Int64) throws -> [Job] {
         guard !kinds.isEmpty, limit > 0 else { return [] }
-        let read = Self.candidateRead(kinds: kinds, worker: worker, miners: miners, limit: limit, now: now)
+        let read = Self.candidateRead(kinds: kinds, worker: worker, miners: miners, sizes: sizes, limit: limit, now: now)
         let candidates = try db.query(read.sql, read.params, JobSQL<SQLiteConnection>.job)
         var claimed: [Job] = []
         var inputBytes = 0
@@ -133,13 +142,13 @@ public final class SQLiteStore: SharedJobSQL {
 
     /// A claim's candidate read: up to `limit` ready jobs of `kinds` for
     /// `worker`, whole, in claim order (see `ClaimRead`).
-    static func candidateRead(kinds: [String], worker: String, miners: [String], limit: Int, now: Int64) -> (sql: String, params: [SQLValue]) {
+    static func candidateRead(kinds: [String], worker: String, miners: [String], sizes: [String] = [], limit: Int,
+                              now: Int64) -> (sql: String, params: [SQLValue]) {
         var filter = "not_before <= ? AND (pin = '' OR pin = ?)"
         var params: [SQLValue] = [.int(now), .text(worker)]
-        if !miners.isEmpty {
-            filter += " AND (miner_id = '' OR miner_id IN (\(JobSQL<SQLiteConnection>.placeholders(miners.count))))"
-            params += miners.map { .text($0) }
-        }
+        let restriction = ClaimRestriction(miners: miners, sizes: sizes)
+        filter += restriction.sql
+        params += restriction.params
         let order = "deadline_at, priority DESC, created_at"
         let read = ClaimRead(kinds: kinds, filter: filter, filterParams: params, order: order)
         let columns = JobSQL<SQLiteConnection>.columns
