@@ -11,6 +11,7 @@ public enum Runners {
             case JobKind.synthetic: runners[kind] = SyntheticRunner()
             case JobKind.wdpost: runners[kind] = PoStRunner()
             case JobKind.dbcVerify: runners[kind] = DBCProbeRunner(probe: MachineProbe(dataPath: config.dataPath))
+            case JobKind.dbcDoctor: runners[kind] = DBCDoctorRunner(root: config.doctorRoot)
             default: break
             }
         }

@@ -6,7 +6,8 @@ import Slave
 struct DBC: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dbc", abstract: "DeepBrainChain machine verification: hashes, orders, committee submissions.",
-        subcommands: [DBCHash.self, DBCVerify.self, DBCStatusCommand.self, DBCSubmitHash.self, DBCSubmitRaw.self, DBCProbe.self])
+        subcommands: [DBCHash.self, DBCVerify.self, DBCStatusCommand.self, DBCSubmitHash.self, DBCSubmitRaw.self, DBCProbe.self,
+                       DBCDoctorCommand.self])
 }
 
 /// Reads an info file (or stdin for "-").
