@@ -32,7 +32,7 @@ enum DoctorFleet {
         let body = try JSONEncoder().encode(input)
         let ids = pinned.isEmpty ? [] : try await client.submit(pinned.map { NewJob(kind: JobKind.dbcDoctor, input: body, worker: $0) })
         var jobs: [String: Job] = [:]
-        while true {
+        while !ids.isEmpty {
             for job in try await client.show(ids) { jobs[job.id] = job }
             let open = ids.filter { jobs[$0].map { $0.state == .readyToRun || $0.state == .running } ?? false }
             if open.isEmpty || nowMicros() >= deadline { break }
