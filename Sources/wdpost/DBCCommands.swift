@@ -6,7 +6,8 @@ import Slave
 struct DBC: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dbc", abstract: "DeepBrainChain machine verification: hashes, orders, committee submissions.",
-        subcommands: [DBCHash.self, DBCVerify.self, DBCStatusCommand.self, DBCSubmitHash.self, DBCSubmitRaw.self, DBCProbe.self])
+        subcommands: [DBCHash.self, DBCVerify.self, DBCStatusCommand.self, DBCSubmitHash.self, DBCSubmitRaw.self, DBCProbe.self,
+                       DBCDoctorCommand.self])
 }
 
 /// Reads an info file (or stdin for "-").
@@ -71,7 +72,7 @@ struct DBCStatusCommand: AsyncParsableCommand {
 
 struct DBCSubmitHash: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "submit-hash", abstract: "A manual member commits the hash of its info (within 36 h of booking).")
+        commandName: "submit-hash", abstract: "A manual member commits the hash of its info (until the order is summarised; its probe belongs in its verify slots).")
 
     @OptionGroup var admin: AdminOptions
     @Option(help: "Machine name") var machine: String
@@ -185,7 +186,7 @@ enum DBCStatusText {
     static func orderText(_ o: VerifyOrder, _ status: DBCStatus) -> String {
         var out = "Order \(o.id)  round \(o.round)  status \(o.status.rawValue)\n"
         out += "  booked at block \(at(status, o.bookedAt))\n"
-        out += "  hashes until block \(at(status, o.hashClosesAt))\n"
+        out += "  verify slots end at block \(at(status, o.slotsEndAt)); hashes are taken until the summary\n"
         out += "  raw infos from block \(at(status, o.rawOpensAt)) (or once every member has hashed) until block \(at(status, o.rawClosesAt))\n"
         var rows = [["Member", "Kind", "Hash", "HashedAt", "RevealedAt", "Probe", "Note"]]
         for m in o.members {
@@ -207,6 +208,7 @@ enum DBCStatusText {
         if let s = o.summary {
             out += "Result: \(s.result.rawValue) at block \(at(status, s.at))\n"
             out += "  valid: \(names(s.valid))\n  invalid: \(names(s.invalid))\n  unruly: \(names(s.unruly))\n"
+            out += "  punished: \(names(s.punished))\n"
             if let info = s.info {
                 out += "  info: " + info.json().replacingOccurrences(of: "\n", with: "\n  ") + "\n"
             }

@@ -88,7 +88,7 @@ final class ConfigTests: XCTestCase {
             """, name: "slave.toml")
         let c = try SlaveConfig.load(path: path)
         XCTAssertEqual(c.name, "gpu-01")
-        XCTAssertEqual(c.kinds, ["dbc-verify", "noop", "synthetic", "wdpost"], "built-in kinds by default, plus the processors' kinds")
+        XCTAssertEqual(c.kinds, ["dbc-doctor", "dbc-verify", "noop", "synthetic", "wdpost"], "built-in kinds by default, plus the processors' kinds")
         XCTAssertEqual(c.dataPath, "/data", "the probe's data disk defaults to /data")
         XCTAssertEqual(c.processors.first?.envs["CUDA_VISIBLE_DEVICES"], "0")
 
@@ -135,5 +135,16 @@ final class ConfigTests: XCTestCase {
         let c = try SlaveConfig.load(path: path)
         XCTAssertEqual(c.dataPath, dir.appendingPathComponent("disks/data").path, "relative to the config file")
         XCTAssertEqual(c.kinds, ["dbc-verify"])
+    }
+
+    func testSlaveDoctorRoot() throws {
+        let plain = try write("[master]\ntoken_file = \"slave.token\"\n", name: "slave.toml")
+        let c = try SlaveConfig.load(path: plain)
+        XCTAssertEqual(c.doctorRoot, "/", "the host itself by default")
+        XCTAssertTrue(c.kinds.contains(JobKind.dbcDoctor), "a built-in kind in the default kinds")
+        let rooted = try write("[master]\ntoken_file = \"slave.token\"\n[dbc]\ndoctor_root = \"trees/box\"\n", name: "slave.toml")
+        XCTAssertEqual(try SlaveConfig.load(path: rooted).doctorRoot, dir.appendingPathComponent("trees/box").path, "relative to the config file")
+        let empty = try write("[master]\ntoken_file = \"slave.token\"\n[dbc]\ndoctor_root = \"\"\n", name: "slave.toml")
+        XCTAssertThrowsError(try SlaveConfig.load(path: empty)) { XCTAssertTrue("\($0)".contains("[dbc] doctor_root"), "\($0)") }
     }
 }

@@ -169,8 +169,53 @@ final class DBCCoordinatorTests: XCTestCase {
         XCTAssertEqual(try tx { try store.openOrders() }.map(\.id), [orders[1].id])
         // The probes that never ran for the first order are gone, so no slave runs them for nothing.
         XCTAssertEqual(try tx { try store.list(all: true) }.filter { $0.state == .readyToRun }.count, 0)
-        XCTAssertTrue(orders[0].members.filter { $0.name != "carol" }.allSatisfy { $0.note.contains("hash window closed") },
+        XCTAssertTrue(orders[0].members.filter { $0.name != "carol" }.allSatisfy { $0.note.contains("the order was summarised") },
                       "\(orders[0].members.map(\.note))")
+    }
+
+    func testRuleAProbeFinishingAfterTheSlotsStillHashesAndReveals() throws {
+        let booked: Int64 = 30_000
+        let order = try book(at: booked)
+        let auto = order.members.first { $0.name != "carol" }!
+        // A probe started in the member's last slot is still running when the slots end at 36 h…
+        var o = try tick(auto.slots[2])
+        let job = member(o, auto.name).probeJob
+        XCTAssertFalse(job.isEmpty)
+        o = try tick(booked + 36 * hour)
+        XCTAssertEqual(member(o, auto.name).probeJob, job, "kept: the chain takes a hash at any time before the summary")
+        // …and finishes at 37 h: its hash is committed and, the raw window being open, revealed.
+        let good = info(rand: member(o, auto.name).randStr)
+        try finishProbe(job, ok: true, info: good)
+        o = try tick(booked + 37 * hour)
+        XCTAssertEqual(member(o, auto.name).hash, good.hashHex)
+        XCTAssertEqual(member(o, auto.name).info, good)
+        XCTAssertEqual(o.summary?.result, .confirmed, "the only hasher revealed")
+        XCTAssertEqual(o.summary?.valid, [auto.name])
+    }
+
+    func testRuleAllDifferentRevealsAreNoConsensusAndTheMachineIsBookedAgain() throws {
+        let booked: Int64 = 70_000
+        var order = try book(at: booked)
+        for (k, m) in order.members.enumerated() {
+            var mine = info(rand: "r\(k)")
+            mine.calcPoint = UInt64(100 + k)
+            try order.submitHash(member: m.name, hash: mine.hashHex, at: booked + 1)
+            order.members[k].held = mine
+        }
+        for (k, m) in order.members.enumerated() { try order.submitRaw(member: m.name, info: order.members[k].held!, at: booked + 2) }
+        XCTAssertEqual(order.status, .summarizing)
+        let toSave = order
+        XCTAssertTrue(try tx { try store.updateOrder(toSave) })
+        try tick(booked + 2)
+        let orders = try tx { try store.orders(machine: "box") }
+        XCTAssertEqual(orders.count, 2)
+        XCTAssertEqual(orders[0].summary?.result, .noConsensus)
+        XCTAssertEqual(orders[0].summary?.invalid, ["alice", "bob", "carol"])
+        XCTAssertEqual(orders[0].summary?.punished, [], "nobody is punished after NoConsensus when all revealed")
+        XCTAssertEqual(orders[1].round, 2)
+        XCTAssertEqual(orders[1].bookedAt, booked + 2)
+        XCTAssertEqual(orders[1].status, .submittingHash)
+        XCTAssertEqual(orders[1].members.count, 3)
     }
 
     func testAStaleSaveRollsTheTickBack() throws {

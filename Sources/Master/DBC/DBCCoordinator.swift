@@ -99,16 +99,17 @@ public final class DBCCoordinator: @unchecked Sendable {
         try persist(order, stored: stored, at: height, committee: committee, events: &events)
     }
 
-    /// Once a member can no longer hash (the window closed, or the order is
-    /// summarised), a probe still waiting or running for it is of no use: it is
-    /// removed (a running slave aborts on its next heartbeat).
+    /// Once the order is summarised, a probe still waiting or running for a
+    /// member is of no use: it is removed (a running slave aborts on its next
+    /// heartbeat). Until then a late probe may still hash: the chain checks no
+    /// time on a hash, and a late hasher can reveal until 48 h.
     func dropLateProbes(_ order: inout VerifyOrder, at height: Int64, jobs: JobStore, events: inout Events) throws {
-        guard !order.isOpen || height >= order.hashClosesAt else { return }
+        guard !order.isOpen else { return }
         for i in order.members.indices where order.members[i].hash == nil && !order.members[i].probeJob.isEmpty {
             let id = order.members[i].probeJob
             if let job = try jobs.get(id), job.state == .readyToRun || job.state == .running {
                 _ = try jobs.remove([id])
-                order.members[i].note = "probe job \(id) removed unfinished: the hash window closed at block \(order.hashClosesAt)"
+                order.members[i].note = "probe job \(id) removed unfinished: the order was summarised at block \(height)"
                 events.add(order, order.members[i].note, member: order.members[i].name)
             }
             order.members[i].probeJob = ""
@@ -116,10 +117,11 @@ public final class DBCCoordinator: @unchecked Sendable {
     }
 
     /// An automatic member without a hash: start its probe in its slot, or
-    /// commit the hash of the probe's finished info.
+    /// commit the hash of the probe's finished info (also after the slots
+    /// ended, while the order is open, as the chain accepts it).
     func probeAndHash(_ order: inout VerifyOrder, _ i: Int, at height: Int64, jobs: JobStore, events: inout Events) throws {
         let m = order.members[i]
-        guard m.hash == nil, order.status == .submittingHash, height < order.hashClosesAt else { return }
+        guard m.hash == nil, order.isOpen else { return }
         if !m.probeJob.isEmpty {
             let job = try jobs.get(m.probeJob)
             switch job?.state {

@@ -28,6 +28,8 @@ public struct SlaveConfig: Sendable {
     public var processors: [ProcessorConfig]
     /// Data disk checked by the `dbc-verify` probe (the filesystem holding it).
     public var dataPath: String
+    /// `[dbc] doctor_root`: where the `dbc-doctor` kind reads /proc, /sys, /dev, /etc and /data.
+    public var doctorRoot: String = "/"
     /// Said at start-up in the log; nothing here stops it.
     public var warnings: [String] = []
     /// Directories (real paths, symlinks resolved) a `wdpost` job's sector files
@@ -36,7 +38,7 @@ public struct SlaveConfig: Sendable {
     public var sectorPaths: [String] = []
 
     /// Kinds this binary runs without an external program.
-    public static let builtinKinds = [JobKind.noop, JobKind.synthetic, JobKind.wdpost, JobKind.dbcVerify]
+    public static let builtinKinds = [JobKind.noop, JobKind.synthetic, JobKind.wdpost, JobKind.dbcVerify, JobKind.dbcDoctor]
 
     public static func load(path: String) throws -> SlaveConfig {
         let r = try ConfigReader(path: path)
@@ -68,6 +70,9 @@ public struct SlaveConfig: Sendable {
         guard !config.dataPath.isEmpty else { throw ConfigError("\(path): [slave] data_path: expected a directory path") }
         config.dataPath = r.resolvePath(config.dataPath)
         config.sectorPaths = try readSectorPaths(r)
+        let doctorRoot = try r.string("dbc", "doctor_root", default: "/")
+        guard !doctorRoot.isEmpty else { throw ConfigError("\(path): [dbc] doctor_root: expected a directory path (default \"/\")") }
+        config.doctorRoot = r.resolvePath(doctorRoot)
         config.kinds = Array(Set(config.kinds + config.processors.map(\.kind))).sorted()
         try r.rejectUnknown(ignoringSections: ["processors"])
         config.warnings = r.warnings

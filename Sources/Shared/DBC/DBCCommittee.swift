@@ -12,12 +12,14 @@ public enum DBCRules {
     public static let membersPerOrder = 3
     /// The 36 hours after booking are cut into this many verify slots.
     public static let slotCount = 9
+    /// 4 h: 2,400 blocks.
     public static let slotBlocks: Int64 = 36 * blocksPerHour / Int64(slotCount)
-    /// Hashes are accepted before booking + 36 h.
-    public static let hashEnd: Int64 = 36 * blocksPerHour
+    /// The verify slots end at booking + 36 h (21,600 blocks). The chain
+    /// checks no time on a hash: one is accepted until the order is summarised.
+    public static let slotsEnd: Int64 = 36 * blocksPerHour
     /// Raw infos are accepted from booking + 36 h (or once every member has hashed)…
     public static let rawStart: Int64 = 36 * blocksPerHour
-    /// …until booking + 48 h, when the order is summarised.
+    /// …until booking + 48 h (28,800 blocks), when the order is summarised.
     public static let rawEnd: Int64 = 48 * blocksPerHour
 
     /// Slot indices of the member booked i-th: i, i+3, i+6.
@@ -78,6 +80,12 @@ public struct VerifySummary: Codable, Sendable, Equatable {
     public var invalid: [String]
     /// Booked members who never revealed.
     public var unruly: [String]
+    /// Whom the chain punishes: unruly members always, invalid voters only
+    /// when the order reached a verdict (after NoConsensus nobody's vote was
+    /// shown wrong, so only the members who never revealed are punished).
+    public var punished: [String] {
+        (unruly + (result == .noConsensus ? [] : invalid)).sorted()
+    }
     /// The agreed info (rand_str dropped), when Confirmed.
     public var info: MachineInfo?
     /// Height at which the order was summarised.
@@ -93,7 +101,6 @@ public enum CommitteeError: Error, Equatable, CustomStringConvertible, Sendable 
     case notEnoughCommittee(Int)
     case notInBookList(member: String, booked: [String])
     case orderFinished(String)
-    case hashWindowClosed(closedAt: Int64, now: Int64)
     case alreadySubmitHash(String)
     case duplicateHash(String)
     case badHash(String)
@@ -112,8 +119,6 @@ public enum CommitteeError: Error, Equatable, CustomStringConvertible, Sendable 
             return "\(member) is not booked on this order (booked: \(booked.joined(separator: ", ")))"
         case let .orderFinished(id):
             return "order \(id) is already summarised"
-        case let .hashWindowClosed(closedAt, now):
-            return "hashes are accepted until block \(closedAt) (36 h after booking); it is block \(now)"
         case let .alreadySubmitHash(member):
             return "\(member) has already submitted a hash for this order"
         case let .duplicateHash(hash):
@@ -153,7 +158,8 @@ public struct VerifyOrder: Codable, Sendable, Equatable {
     /// Bumped by every store update; a save against a stale version is refused.
     public var version: Int
 
-    public var hashClosesAt: Int64 { bookedAt + DBCRules.hashEnd }
+    /// The end of the last verify slot: automatic members start no probe after it.
+    public var slotsEndAt: Int64 { bookedAt + DBCRules.slotsEnd }
     public var rawOpensAt: Int64 { bookedAt + DBCRules.rawStart }
     public var rawClosesAt: Int64 { bookedAt + DBCRules.rawEnd }
     public var isOpen: Bool { status != .finished }
@@ -199,12 +205,13 @@ public struct VerifyOrder: Codable, Sendable, Equatable {
         return lower
     }
 
-    /// A member commits the hash of its info (`submit_confirm_hash`).
+    /// A member commits the hash of its info (`submit_confirm_hash`). As on
+    /// chain, no time is checked: a hash is accepted until the order is
+    /// summarised (a late hasher may still reveal before 48 h).
     public mutating func submitHash(member name: String, hash text: String, at height: Int64) throws {
         guard status != .finished else { throw CommitteeError.orderFinished(id) }
         let i = try index(of: name)
         guard let hash = Self.normalizeHash(text) else { throw CommitteeError.badHash(text) }
-        guard height < hashClosesAt else { throw CommitteeError.hashWindowClosed(closedAt: hashClosesAt, now: height) }
         guard members[i].hash == nil else { throw CommitteeError.alreadySubmitHash(name) }
         guard !members.contains(where: { $0.hash == hash }) else { throw CommitteeError.duplicateHash(hash) }
         members[i].hash = hash

@@ -14,6 +14,7 @@ public enum Runners {
             // data_path), never a path from the job. noop reads no file either:
             // its fail_if_exists only tests whether a path exists.
             case JobKind.dbcVerify: runners[kind] = DBCProbeRunner(probe: MachineProbe(dataPath: config.dataPath))
+            case JobKind.dbcDoctor: runners[kind] = DBCDoctorRunner(root: config.doctorRoot)
             default: break
             }
         }
