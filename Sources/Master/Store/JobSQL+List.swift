@@ -28,13 +28,9 @@ extension JobSQL {
     static var fieldBytes: Int { 400 }
 
     /// How many `columns` there are: a column read after them has this index.
-    static var columnCount: Int { columns.split(separator: ",").count }
+    static var columnCount: Int { JobColumn.allCases.count }
 
-    /// `columns` with input and output read as empty and NULL: a page is
-    /// chosen on sizes, and only what it keeps is read in full.
-    static var briefColumns: String {
-        columns.replacingOccurrences(of: "input, output", with: "X'' AS input, NULL AS output")
-    }
+    static var briefColumns: String { JobColumn.briefList }
 
     /// Up to `limit` jobs (nil: all) after `after` that come to at most about
     /// `maxBytes` (at least one job, however large). `brief`: without input
@@ -82,7 +78,7 @@ extension JobSQL {
         }
         let extra = Self.columnCount
         return try db.query(sql, params) { r in
-            let job = Self.job(r)
+            let job = try Self.job(r)
             let bytes = Int(r.int(extra + 1)) + (r.isNull(extra + 2) ? 0 : Int(r.int(extra + 2)))
             return (ListedJob(job: job, cursor: ListCursor(archive: archive, createdAt: job.createdAt, seq: r.int(extra))), bytes)
         }

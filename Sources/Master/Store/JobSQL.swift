@@ -31,13 +31,7 @@ struct JobSQL<Connection: SQLConnection> {
     let db: Connection
     let dialect: Dialect
 
-    static var columns: String {
-        """
-        id, kind, state, miner_id, deadline_idx, partitions, priority, deadline_at, unique_key, input, output, \
-        try_num, max_try, lease, worker, not_before, created_at, started_at, heartbeat_at, finished_at, error, pin, \
-        sector_size, sectors
-        """
-    }
+    static var columns: String { JobColumn.list }
 
     static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ",") }
     /// The arms of a `CASE id … END` that gives each of `n` rows its own value.
@@ -67,15 +61,7 @@ struct JobSQL<Connection: SQLConnection> {
         stride(from: 0, to: items.count, by: maxRows).map { items[$0..<min($0 + maxRows, items.count)] }
     }
 
-    static func job(_ r: Connection.Row) -> Job {
-        Job(id: r.text(0), kind: r.text(1), state: JobState(rawValue: r.text(2)) ?? .failed, minerID: r.text(3),
-            deadlineIdx: Int(r.int(4)), partitions: PartitionList.parse(r.text(5)), priority: Int(r.int(6)),
-            deadlineAt: r.int(7) == Int64.max ? nil : r.int(7), uniqueKey: r.isNull(8) ? nil : r.text(8),
-            input: r.blob(9), output: r.isNull(10) ? nil : r.blob(10), tryNum: Int(r.int(11)), maxTry: Int(r.int(12)),
-            lease: r.int(13), worker: r.text(14), notBefore: r.int(15), createdAt: r.int(16), startedAt: r.int(17),
-            heartbeatAt: r.int(18), finishedAt: r.int(19), error: r.text(20), pin: r.text(21),
-            sectorSize: r.text(22), sectors: Int(r.int(23)))
-    }
+    static func job(_ r: Connection.Row) throws -> Job { try JobColumn.job(r) }
 
     func jobs(_ sql: String, _ params: [SQLValue]) throws -> [Job] { try db.query(sql, params, Self.job) }
 

@@ -4,11 +4,15 @@ import Shared
 public enum StoreError: Error, CustomStringConvertible {
     case unknownJobs([String])
     case invalid(String)
+    /// A row holds a value wdpost does not know: changed by hand, or by a newer release.
+    case corruptRow(table: String, id: String, column: String, value: String, expected: String)
 
     public var description: String {
         switch self {
         case let .unknownJobs(ids): return "unknown job id\(ids.count == 1 ? "" : "s"): \(ids.joined(separator: ", "))"
         case let .invalid(message): return message
+        case let .corruptRow(table, id, column, value, expected):
+            return "\(table) row \(id): column \(column) holds \"\(value)\", expected one of \(expected) (changed outside wdpost, or by a newer release?)"
         }
     }
 }
