@@ -116,15 +116,24 @@ struct CommitteeSQL<Connection: SQLConnection> {
         var orders = try db.query("""
             SELECT \(Self.orderColumns) FROM dbc_orders WHERE \(condition) ORDER BY created_at, round_no, id
             """, params) { (r: Connection.Row) -> VerifyOrder in
+            // A value this release does not know is an error naming the row, not a guess.
+            func unknown(_ column: String, _ value: String, _ expected: [String]) -> StoreError {
+                .corruptRow(table: "dbc_orders", id: r.text(0), column: column, value: value, expected: expected.joined(separator: ", "))
+            }
             let result = r.text(6)
             var summary: VerifySummary?
-            if let verdict = VerifyResult(rawValue: result) {
+            if !result.isEmpty {
+                guard let verdict = VerifyResult(rawValue: result) else {
+                    throw unknown("result", result, ["\"\" (not summarised yet)"] + VerifyResult.allCases.map(\.rawValue))
+                }
                 summary = VerifySummary(result: verdict, valid: Self.names(r.text(7)), invalid: Self.names(r.text(8)),
                                         unruly: Self.names(r.text(9)), info: try Self.info(r, 10), at: r.int(11))
             }
+            guard let status = VerifyStatus(rawValue: r.text(5)) else {
+                throw unknown("status", r.text(5), VerifyStatus.allCases.map(\.rawValue))
+            }
             return VerifyOrder(id: r.text(0), machine: r.text(1), machineID: r.text(2), round: Int(r.int(3)), bookedAt: r.int(4),
-                               members: [], status: VerifyStatus(rawValue: r.text(5)) ?? .finished, summary: summary,
-                               version: Int(r.int(12)))
+                               members: [], status: status, summary: summary, version: Int(r.int(12)))
         }
         for i in orders.indices {
             orders[i].members = try db.query("""

@@ -26,14 +26,14 @@ public enum DBCRules {
     public static func slotIndices(seq: Int) -> [Int] { Array(stride(from: seq, to: slotCount, by: membersPerOrder)) }
 }
 
-public enum VerifyStatus: String, Codable, Sendable {
+public enum VerifyStatus: String, Codable, CaseIterable, Sendable {
     case submittingHash = "SubmittingHash"
     case submittingRaw = "SubmittingRaw"
     case summarizing = "Summarizing"
     case finished = "Finished"
 }
 
-public enum VerifyResult: String, Codable, Sendable {
+public enum VerifyResult: String, Codable, CaseIterable, Sendable {
     case confirmed = "Confirmed"
     case refused = "Refused"
     case noConsensus = "NoConsensus"
