@@ -15,6 +15,8 @@ public final class MasterService: @unchecked Sendable {
     public let metrics = MasterMetrics()
     /// DeepBrainChain verification orders.
     public let dbc: DBCCoordinator
+    /// The ComputeChain driver, when `[computechain]` lists workers (set by the daemon at start).
+    public internal(set) var computechain: ComputeChainDriver?
 
     public init(config: MasterConfig, executor: StoreExecutor, logger: Logger) {
         self.config = config
@@ -275,6 +277,13 @@ public final class MasterService: @unchecked Sendable {
         let n = try await db { try $0.removeAll() }
         logger.warning("removed all \(n) job(s)")
         return CountResponse(count: n)
+    }
+
+    func computechainStatus() async throws -> ComputeChainStatus {
+        guard let computechain else {
+            return ComputeChainStatus(enabled: false, node: config.computechain.node, nodeReachable: false, height: -1, workers: [])
+        }
+        return try await computechain.status()
     }
 
     func slaveList() async throws -> SlaveList {

@@ -57,6 +57,7 @@ public struct MasterConfig: Sendable {
     /// `[metrics] listen`: the Prometheus endpoint and status page; nil = off.
     public var metricsListen: HostPort?
     public var dbc: DBC = DBC()
+    public var computechain = ComputeChainConfig()
     /// Said at start-up in the log; nothing here stops it.
     public var warnings: [String] = []
     /// `[metrics]` limits on its HTTP connections, kept apart from the RPC side's.
@@ -108,6 +109,7 @@ public struct MasterConfig: Sendable {
         let metricsText = try r.string("metrics", "listen", default: "")
         let metrics = metricsText.isEmpty ? nil : try r.address("metrics", "listen", default: "")
         let dbc = try readDBC(r)
+        let computechain = try readComputeChain(r)
         var http = HTTP()
         http.maxConnections = try r.int("metrics", "max_connections", default: http.maxConnections, min: 1)
         http.requestTimeout = try r.duration("metrics", "request_timeout", default: "10s")
@@ -115,6 +117,7 @@ public struct MasterConfig: Sendable {
         var config = MasterConfig(name: name, server: server, db: db, task: task, metricsListen: metrics, dbc: dbc)
         config.warnings = r.warnings
         config.http = http
+        config.computechain = computechain
         config.db.url = try DatabaseURL.resolveSQLitePath(config.db.url, relativeTo: r)
         return config
     }

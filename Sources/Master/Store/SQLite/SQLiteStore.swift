@@ -54,6 +54,8 @@ public final class SQLiteStore: SharedJobSQL {
         CREATE INDEX jobs_claim_kind ON jobs (state, kind, deadline_at, priority DESC, created_at);
         DROP INDEX jobs_claim;
         """,
+        // 5: the ComputeChain outbox (see ComputeChainSQL.swift).
+        ComputeChainSQL<SQLiteConnection>.sqliteSchema,
     ]
 
     public func migrate() throws {
