@@ -49,6 +49,9 @@ public struct ChainTaskCount: Sendable, Equatable {
     public var state: ChainTask.State
     public var count: Int
     public var lastHeight: Int64
+    public init(worker: String, state: ChainTask.State, count: Int, lastHeight: Int64) {
+        self.worker = worker; self.state = state; self.count = count; self.lastHeight = lastHeight
+    }
 }
 
 /// The ComputeChain outbox, beside `JobStore` on the same connection (like
