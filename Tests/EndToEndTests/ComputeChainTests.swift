@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 @testable import Master
 import Shared
 import XCTest
@@ -89,6 +92,7 @@ final class ComputeChainTests: XCTestCase {
     func testEveryBlockAndWorkerInABlockOnceThroughDroppedTransactions() async throws {
         let cluster = try TestCluster()
         let (node, keys) = try await setUp(cluster)
+        cluster.metrics = true
         try await cluster.use {
             // The first two transactions are answered "received" and forgotten.
             try await node.control(#"{"drop": 2}"#)
@@ -104,6 +108,68 @@ final class ComputeChainTests: XCTestCase {
             let cli = try cluster.cli(["computechain", "status"])
             XCTAssertEqual(cli.status, 0, cli.err)
             XCTAssertTrue(cli.out.contains(keys[0].address), cli.out)
+            let metrics = try await httpGet(cluster.metricsURL! + "metrics")
+            XCTAssertTrue(metrics.contains("wdpost_computechain_results{worker=\"\(keys[1].address)\",state=\"in_blocks\"}"), metrics)
+            XCTAssertTrue(metrics.contains("wdpost_computechain_node_up 1"), metrics)
+            let page = try await httpGet(cluster.metricsURL!)
+            XCTAssertTrue(page.contains("<h2>ComputeChain</h2>") && page.contains(keys[2].address), page)
+        }
+        await node.stop()
+    }
+
+    func httpGet(_ url: String) async throws -> String {
+        String(decoding: try await URLSession.shared.data(from: URL(string: url)!).0, as: UTF8.self)
+    }
+
+    /// A worker without the fee is an error shown for it, and nothing is sent
+    /// for it (no storm of refused transactions); funded, its results go out.
+    func testLowBalanceIsAnErrorPerWorkerNotARetryStorm() async throws {
+        let cluster = try TestCluster()
+        let (node, keys) = try await setUp(cluster, workers: 2)
+        try await node.control(#"{"fund": {"\#(keys[1].address)": 0}}"#)
+        try await cluster.use {
+            try await cluster.startMaster()
+            try cluster.startSlave("gpu-1", concurrent: 4)
+            let deadline = Date().addingTimeInterval(60)
+            var status = try await cluster.client().computechainStatus()
+            while Date() < deadline, !(status.workers[1].lastError.contains("balance") && status.workers[1].waiting >= 3 && status.workers[0].inBlocks >= 3) {
+                try await Task.sleep(nanoseconds: 200_000_000)
+                status = try await cluster.client().computechainStatus()
+            }
+            XCTAssertTrue(status.workers[1].lastError.contains("below the fee"), status.workers[1].lastError)
+            XCTAssertEqual(status.workers[1].sends, 0, "nothing sent while the balance is short")
+            XCTAssertEqual(status.workers[0].lastError, "")
+            let rejected = try await node.stats()["rejected"] as? [String: Int] ?? [:]
+            XCTAssertNil(rejected["insufficient_balance"])
+            let cli = try cluster.cli(["computechain", "status"])
+            XCTAssertTrue(cli.out.contains("below the fee"), cli.out)
+            try await node.control(#"{"fund": {"\#(keys[1].address)": 10000000000000}}"#)
+            let (first, results) = try await waitForResults(node, keys, blocks: 4, cluster: cluster)
+            try await check(results, node, keys, first: first)
+        }
+        await node.stop()
+    }
+
+    /// Refused transactions go again with a fresh nonce; a nonce spent by a
+    /// transaction from elsewhere (nonce_too_low) is recovered from.
+    func testRefusedAndSpentNoncesAreRecovered() async throws {
+        let cluster = try TestCluster()
+        let (node, keys) = try await setUp(cluster, workers: 2)
+        try await cluster.use {
+            try await node.control(#"{"reject": 3, "error": "mempool_full"}"#)
+            try await cluster.startMaster()
+            try cluster.startSlave("gpu-1", concurrent: 4)
+            _ = try await waitForResults(node, keys, blocks: 2, cluster: cluster)
+            // Sent transactions waiting in the pool lose their nonce to others.
+            try await node.control(#"{"drop": 4}"#)
+            try await Task.sleep(nanoseconds: 400_000_000)
+            try await node.control(#"{"spend": {"\#(keys[0].address)": 2}}"#)
+            let (first, results) = try await waitForResults(node, keys, blocks: 10, cluster: cluster)
+            try await check(results, node, keys, first: first)
+            let rejected = try await node.stats()["rejected"] as? [String: Int] ?? [:]
+            XCTAssertEqual(rejected["mempool_full"], 3)
+            let status = try await cluster.client().computechainStatus()
+            XCTAssertGreaterThanOrEqual(status.workers.map(\.rejections).reduce(0, +), 3)
         }
         await node.stop()
     }

@@ -10,6 +10,8 @@ Test controls (not part of the node's API):
                                   "received" and then forgotten
   POST /_control {"reject": N, "error": "..."}   the next N are rejected
   POST /_control {"fund": {"ADDR": amount}}
+  POST /_control {"spend": {"ADDR": k}}   k transactions of that account
+                                  mined elsewhere: its nonce moves on by k
   GET  /_results   every SUBMIT_RESULT in a block: height, from, task_id,
                    result_hash, nonce
   GET  /_stats     counters: received, rejected (by reason), dropped
@@ -188,6 +190,8 @@ def make_handler(chain):
                     chain.reject_error = body.get("error", chain.reject_error)
                     for a, b in (body.get("fund") or {}).items():
                         chain.account(a)["balance"] = int(b)
+                    for a, k in (body.get("spend") or {}).items():
+                        chain.account(a)["nonce"] += int(k)
                 return self.answer(200, {"ok": True})
             if self.path != "/tx/send":
                 return self.answer(404, {"detail": "Not Found"})
