@@ -117,6 +117,16 @@ final class ComputeChainTests: XCTestCase {
         await node.stop()
     }
 
+    /// Waits until the node has dropped `count` transactions (the event: they were sent).
+    func waitForDrops(_ node: FakeNode, _ count: Int, cluster: TestCluster) async throws {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if (try await node.stats()["dropped"] as? Int ?? 0) >= count { return }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        throw TestFailure("the node dropped fewer than \(count) transactions; master log:\n\(cluster.masterLogs.suffix(2000))")
+    }
+
     func httpGet(_ url: String) async throws -> String {
         String(decoding: try await URLSession.shared.data(from: URL(string: url)!).0, as: UTF8.self)
     }
@@ -162,7 +172,7 @@ final class ComputeChainTests: XCTestCase {
             _ = try await waitForResults(node, keys, blocks: 2, cluster: cluster)
             // Sent transactions waiting in the pool lose their nonce to others.
             try await node.control(#"{"drop": 4}"#)
-            try await Task.sleep(nanoseconds: 400_000_000)
+            try await waitForDrops(node, 4, cluster: cluster)
             try await node.control(#"{"spend": {"\#(keys[0].address)": 2}}"#)
             let (first, results) = try await waitForResults(node, keys, blocks: 10, cluster: cluster)
             try await check(results, node, keys, first: first)
@@ -181,9 +191,10 @@ final class ComputeChainTests: XCTestCase {
             try await cluster.startMaster()
             try cluster.startSlave("gpu-1", concurrent: 4)
             _ = try await waitForResults(node, keys, blocks: 2, cluster: cluster)
-            // Results in flight: sent, not yet in a block (or not yet sent).
+            // Results in flight: three sent and dropped by the node (so in
+            // the outbox as sent, not in a block), others sent or computing.
             try await node.control(#"{"drop": 3}"#)
-            try await Task.sleep(nanoseconds: 700_000_000)
+            try await waitForDrops(node, 3, cluster: cluster)
             cluster.master?.signal(SIGKILL)
             _ = await cluster.master?.waitForExit()
             try await cluster.startMaster()

@@ -97,8 +97,9 @@ public final class ComputeChainDriver: @unchecked Sendable {
             }
             try await makeTasks(status)
             try await collectResults()
-            try await readBlocks(upTo: status.height)
-            try await requeueSpent(accounts)
+            // Only with every block up to `status.height` read may a spent
+            // nonce be taken as spent by someone else.
+            if try await readBlocks(upTo: status.height) { try await requeueSpent(accounts) }
             for w in workers {
                 if let a = accounts[w.address] { try await send(for: w, account: a, height: status.height) }
             }
@@ -192,21 +193,25 @@ public final class ComputeChainDriver: @unchecked Sendable {
 
     // MARK: inclusion
 
-    func readBlocks(upTo height: Int64) async throws {
+    /// Reads blocks for inclusions, at most `scanBlocksPerTick` a round;
+    /// true when every block up to `height` has been read.
+    func readBlocks(upTo height: Int64) async throws -> Bool {
         if scanned == nil {
             // From the oldest send still unconfirmed (a restart may have missed its block).
             let oldest = try await executor.runChain { _, chain in try chain.chainTasks(states: [.sent]).map(\.sentHeight).min() }
             scanned = oldest.map { $0 - 1 } ?? height
         }
-        guard var at = scanned, at < height else { return }
+        guard var at = scanned, at < height else { return true }
         let ours = Set(workers.map(\.address))
-        while at < height && at - (scanned ?? at) < Self.scanBlocksPerTick {
+        let stop = min(height, at + Self.scanBlocksPerTick)
+        while at < stop {
             let block = try await node.block(at + 1)
             let found = block.results.filter { ours.contains($0.from) }
             if !found.isEmpty { try await confirm(found, height: at + 1) }
             at += 1
             scanned = at
         }
+        return at >= height
     }
 
     func confirm(_ found: [ComputeChainNode.IncludedResult], height: Int64) async throws {

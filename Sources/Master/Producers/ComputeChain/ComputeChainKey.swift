@@ -45,7 +45,7 @@ public struct ComputeChainKey: Sendable {
         self.name = name; self.address = address; self.publicKey = publicKey; self.privateKey = privateKey
     }
 
-    /// A key from its private half (tests, and `keystoreJSON` for tooling).
+    /// A key from its private half (tests make their workers this way).
     public init(privateKey: [UInt8], name: String = "worker") throws {
         let pub = try Secp256k1.publicKey(privateKey: privateKey)
         self.init(name: name, address: try ComputeChainAddress.of(publicKey: pub), publicKey: pub, privateKey: privateKey)
@@ -53,7 +53,7 @@ public struct ComputeChainKey: Sendable {
 
     public func sign(digest: [UInt8]) throws -> [UInt8] { try Secp256k1.sign(digest: digest, privateKey: privateKey) }
 
-    /// The file as `cpc-cli keys add` writes it (indent 2).
+    /// The file as `cpc-cli keys add` writes it (indent 2), for tests.
     public var keystoreJSON: String {
         """
         {
