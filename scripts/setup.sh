@@ -15,8 +15,10 @@ set -euo pipefail
 build=(libsqlite3-dev libssl-dev libmariadb-dev)
 # sqlite3, procps: used by tests; mariadb-server: the MariaDB store and cluster
 # tests; chromium: the status page is checked in a headless browser;
-# faketime: a master whose clock runs ahead (the clock skew test).
-test=(sqlite3 procps mariadb-server chromium faketime)
+# faketime: a master whose clock runs ahead (the clock skew test);
+# python3, python3-pip: the fake ComputeChain node and its ecdsa check
+# (scripts/test.sh pip-installs ecdsa).
+test=(sqlite3 procps mariadb-server chromium faketime python3 python3-pip)
 
 case "${1:-}" in
     "") packages=("${build[@]}") ;;

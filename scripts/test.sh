@@ -17,6 +17,15 @@ fi
 echo "== scripts/setup.sh --test"
 bash scripts/setup.sh --test
 
+# Python's ecdsa: the independent check of ComputeChain signatures and the
+# fake L1 node's (Tests/computechain). Debian's system Python refuses plain
+# pip installs (PEP 668), hence --break-system-packages as the fallback.
+if ! python3 -c 'import ecdsa' 2>/dev/null; then
+    echo "== pip install ecdsa"
+    python3 -m pip install --quiet 'ecdsa==0.19.2' 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages 'ecdsa==0.19.2'
+fi
+
 echo "== swift build"
 swift build --build-tests
 

@@ -12,6 +12,10 @@ void wd_sha256(const uint8_t *data, size_t len, uint8_t out[32]) {
     SHA256(data, len, out);
 }
 
+void wd_sha1(const uint8_t *data, size_t len, uint8_t out[20]) {
+    SHA1(data, len, out);
+}
+
 void wd_hmac_sha256(const uint8_t *key, size_t key_len,
                     const uint8_t *msg, size_t msg_len, uint8_t out[32]) {
     unsigned int out_len = 32;

@@ -10,7 +10,7 @@ struct Wdpost: AsyncParsableCommand {
         commandName: "wdpost",
         abstract: "A master/slave scheduler for proof and compute jobs on GPU clusters.",
         subcommands: [MasterCommand.self, SlaveCommand.self, Submit.self, List.self, Show.self, Reset.self,
-                      Remove.self, RemoveAll.self, Slaves.self, KernelCommand.self, DBC.self])
+                      Remove.self, RemoveAll.self, Slaves.self, KernelCommand.self, DBC.self, ComputeChainCommand.self])
 }
 
 @main

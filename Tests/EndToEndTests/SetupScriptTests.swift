@@ -46,7 +46,7 @@ final class SetupScriptTests: XCTestCase {
     }
 
     static let build = ["libsqlite3-dev", "libssl-dev", "libmariadb-dev"]
-    static let test = ["sqlite3", "procps", "mariadb-server", "chromium", "faketime"]
+    static let test = ["sqlite3", "procps", "mariadb-server", "chromium", "faketime", "python3", "python3-pip"]
 
     func testNothingMissingDoesNothing() throws {
         let r = try setup(["--test"], installed: Self.build + Self.test, uid: 1000)
@@ -66,7 +66,7 @@ final class SetupScriptTests: XCTestCase {
     func testRootInstallsExactlyWhatIsMissing() throws {
         let r = try setup(["--test"], installed: Self.build + ["sqlite3", "procps", "mariadb-server"], uid: 0)
         XCTAssertEqual(r.status, 0, r.err)
-        XCTAssertEqual(r.apt, "update -q\ninstall -y -q --no-install-recommends chromium faketime\n")
+        XCTAssertEqual(r.apt, "update -q\ninstall -y -q --no-install-recommends chromium faketime python3 python3-pip\n")
     }
 
     func testTestsWithoutALocalMariaDBDoNotNeedItsServer() throws {

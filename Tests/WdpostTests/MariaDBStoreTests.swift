@@ -28,6 +28,13 @@ final class MariaDBStoreTests: XCTestCase {
         }
     }
 
+    func testComputeChainConformance() throws {
+        for (name, check) in ComputeChainStoreConformance.allChecks {
+            let store = try freshStore()
+            XCTAssertNoThrow(try check(ComputeChainStoreConformance(store: store)), name)
+        }
+    }
+
     func testMigrationIsVersionedAndIdempotent() throws {
         let store = try freshStore()
         XCTAssertNoThrow(try MariaDBStore(url: store.db.url).migrate(), "a second master migrating finds nothing to do")

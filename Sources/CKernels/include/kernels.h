@@ -10,6 +10,10 @@ extern "C" {
 /* SHA-256 of len bytes into out[32]. */
 void wd_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 
+/* SHA-1 of len bytes into out[20]: only for name-based UUIDs (RFC 4122
+ * version 5), where the standard fixes it; never for anything secret. */
+void wd_sha1(const uint8_t *data, size_t len, uint8_t out[20]);
+
 /* HMAC-SHA256(key, msg) into out[32]. Used for the RPC handshake. */
 void wd_hmac_sha256(const uint8_t *key, size_t key_len,
                     const uint8_t *msg, size_t msg_len, uint8_t out[32]);
@@ -186,6 +190,18 @@ int wd_spawn(const char *file, char *const argv[], char *const envp[], int in_fd
 /* pipe(2) with both ends close-on-exec from birth (pipe2, which Swift's Glibc
  * module does not show); 0 or the errno. */
 int wd_pipe_cloexec(int fds[2]);
+
+/* ---- ComputeChain transactions (secp256k1.c, over libcrypto) ---- */
+/* RIPEMD-160 of len bytes into out[20]. */
+int wd_ripemd160(const uint8_t *data, size_t len, uint8_t out[20]);
+/* The compressed public key (33 bytes) of a private key (32 bytes, big-endian). */
+int wd_secp256k1_public_key(const uint8_t priv[32], uint8_t pub[33]);
+/* ECDSA over the 32-byte digest itself (no second hash): r || s, 32
+ * big-endian bytes each, s in the low half of the order. */
+int wd_secp256k1_sign(const uint8_t priv[32], const uint8_t digest[32], uint8_t sig[64]);
+/* WD_OK when sig (r || s) is a valid signature of digest by pub (33 bytes,
+ * compressed), else WD_ERR_VERIFY. */
+int wd_secp256k1_verify(const uint8_t pub[33], const uint8_t digest[32], const uint8_t sig[64]);
 
 #ifdef __cplusplus
 }

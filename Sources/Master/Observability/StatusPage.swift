@@ -24,6 +24,8 @@ struct StatusSnapshot: Encodable {
     var jobs: [JobCount]
     var slaves: [SlaveRow]
     var latestFailures: [FailureRow]
+    /// The ComputeChain driver per worker; nil when `[computechain]` is off.
+    var computechain: ComputeChainStatus?
 
     static func iso(_ micros: Int64) -> String {
         micros == 0 ? "-" : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
@@ -35,12 +37,15 @@ struct StatusSnapshot: Encodable {
         var counts: [JobCount]
         var running: [String: Int]
         var failures: [Job]
+        var computechain: ComputeChainStatus?
 
         static func read(_ service: MasterService) async throws -> Aggregates {
-            try await service.db { store in
+            var aggregates = try await service.db { store in
                 Aggregates(counts: try store.countByStateAndKind(), running: try store.runningByWorker(),
                            failures: try store.latestFailures(limit: 20))
             }
+            aggregates.computechain = try await service.computechain?.status()
+            return aggregates
         }
     }
 
@@ -66,7 +71,8 @@ struct StatusSnapshot: Encodable {
             latestFailures: failures.map {
                 FailureRow(id: $0.id, kind: $0.kind, worker: $0.worker, tries: $0.tryNum, finishedAt: iso($0.finishedAt),
                            error: pageError($0.error, job: $0.id))
-            })
+            },
+            computechain: aggregates.computechain)
         return (snapshot, counts)
     }
 
@@ -95,7 +101,19 @@ struct StatusSnapshot: Encodable {
             \(table("slaves", ["Name", "Address", "Running jobs", "Last heartbeat"], slaves.map { [$0.name, $0.address, "\($0.runningJobs)", $0.lastSeenAgo + " ago"] }, empty: "No slave is connected."))
             <h2>Latest failures</h2>
             \(table("failures", ["JobID", "Kind", "Worker", "Try", "Failed at", "Error"], latestFailures.map { [$0.id, $0.kind, $0.worker, "\($0.tries)", $0.finishedAt, $0.error] }, empty: "No failed job."))
+            \(computechainHTML(table))
             </body></html>
             """
+    }
+
+    /// The ComputeChain section, when the driver runs.
+    func computechainHTML(_ table: (String, [String], [[String]], String) -> String) -> String {
+        guard let c = computechain else { return "" }
+        let node = "node \(c.node): \(c.nodeReachable ? "reachable" : "unreachable"), height \(c.height)"
+        let rows = c.workers.map { w in
+            [w.address, w.balance, "\(w.lastBlockTasked)", "\(w.computing)", "\(w.waiting)", "\(w.submitted)", "\(w.inBlocks)", "\(w.failed)", w.lastError]
+        }
+        return "<h2>ComputeChain</h2><p id=\"computechain-node\">" + node.replacingOccurrences(of: "<", with: "&lt;") + "</p>"
+            + table("computechain", ["Worker", "Balance", "Last block", "Computing", "Waiting", "Submitted", "In blocks", "Failed", "Last error"], rows, "")
     }
 }

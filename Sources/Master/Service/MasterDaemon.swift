@@ -19,6 +19,7 @@ public final class MasterDaemon: @unchecked Sendable {
     /// Whether the metrics address is also printed on stdout (off when
     /// stdout carries the damocles protocol).
     public var announceOnStdout = true
+    var computechain: ComputeChainDriver?
 
     public init(config: MasterConfig, logger: Logger) {
         self.config = config
@@ -35,6 +36,14 @@ public final class MasterDaemon: @unchecked Sendable {
         self.executor = executor
         let service = MasterService(config: config, executor: executor, logger: logger)
         self.service = service
+        if config.computechain.enabled {
+            do {
+                service.computechain = try ComputeChainDriver(config: config, executor: executor, logger: logger, wake: service.wake)
+            } catch {
+                executor.shutdown()
+                throw error
+            }
+        }
         // The process-wide loops: with Swift concurrency running on them too
         // (see the entry point), request handlers stay on the thread that read them.
         let group = MultiThreadedEventLoopGroup.singleton
@@ -83,6 +92,8 @@ public final class MasterDaemon: @unchecked Sendable {
         self.sweeper = sweeper
         service.dbc.start(on: group.next())
         self.dbc = service.dbc
+        service.computechain?.start()
+        computechain = service.computechain
         let bound = HostPort(host: listen.host, port: channel.localAddress?.port ?? listen.port)
         logger.info("listening on \(bound)")
         if let metrics = config.metricsListen {
@@ -105,6 +116,7 @@ public final class MasterDaemon: @unchecked Sendable {
         sweeper?.stop()
         try? await httpChannel?.close()
         dbc?.stop()
+        computechain?.stop()
         try? await channel?.close()
         executor?.shutdown()
         // The singleton group lives as long as the process.

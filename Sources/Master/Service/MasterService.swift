@@ -17,6 +17,8 @@ public final class MasterService: @unchecked Sendable {
     public let completions = CompletionWaiters()
     /// DeepBrainChain verification orders.
     public let dbc: DBCCoordinator
+    /// The ComputeChain driver, when `[computechain]` lists workers (set by the daemon at start).
+    public internal(set) var computechain: ComputeChainDriver?
 
     public init(config: MasterConfig, executor: StoreExecutor, logger: Logger) {
         self.config = config
@@ -282,6 +284,13 @@ public final class MasterService: @unchecked Sendable {
         logger.warning("removed all \(n) job(s)")
         completions.notify(completions.waitedIDs)
         return CountResponse(count: n)
+    }
+
+    func computechainStatus() async throws -> ComputeChainStatus {
+        guard let computechain else {
+            return ComputeChainStatus(enabled: false, node: config.computechain.node, nodeReachable: false, height: -1, workers: [])
+        }
+        return try await computechain.status()
     }
 
     func slaveList() async throws -> SlaveList {

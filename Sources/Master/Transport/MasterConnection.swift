@@ -198,6 +198,7 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
         case .dbcStatus: answer(context, frame, DBCStatusRequest.self) { try await service.dbc.status($0) }
         case .dbcSubmitHash: answer(context, frame, DBCSubmitHashRequest.self) { try await service.dbc.submitHash($0) }
         case .dbcSubmitRaw: answer(context, frame, DBCSubmitRawRequest.self) { try await service.dbc.submitRaw($0) }
+        case .computechainStatus: answer(context, frame, Empty.self) { _ in try await service.computechainStatus() }
         default: reply(context, frame.requestID, error: "unexpected \(frame.type)")
         }
     }

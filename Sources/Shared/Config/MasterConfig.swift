@@ -59,6 +59,7 @@ public struct MasterConfig: Sendable {
     public var dbc: DBC = DBC()
     /// `[damocles]`: running as damocles-manager's ext-prover child.
     public var damocles: Damocles = Damocles()
+    public var computechain = ComputeChainConfig()
     /// Said at start-up in the log; nothing here stops it.
     public var warnings: [String] = []
     /// `[metrics]` limits on its HTTP connections, kept apart from the RPC side's.
@@ -112,6 +113,7 @@ public struct MasterConfig: Sendable {
         let metricsText = try r.string("metrics", "listen", default: "")
         let metrics = metricsText.isEmpty ? nil : try r.address("metrics", "listen", default: "")
         let dbc = try readDBC(r)
+        let computechain = try readComputeChain(r)
         var http = HTTP()
         http.maxConnections = try r.int("metrics", "max_connections", default: http.maxConnections, min: 1)
         http.requestTimeout = try r.duration("metrics", "request_timeout", default: "10s")
@@ -121,6 +123,7 @@ public struct MasterConfig: Sendable {
         config.warnings = r.warnings
         config.http = http
         config.notices = r.notices
+        config.computechain = computechain
         config.db.url = try DatabaseURL.resolveSQLitePath(config.db.url, relativeTo: r)
         return config
     }

@@ -30,6 +30,7 @@ public enum MessageType: UInt8, Sendable {
     case dbcStatus = 28
     case dbcSubmitHash = 29
     case dbcSubmitRaw = 30
+    case computechainStatus = 31
 
     /// Requests only an admin token may send.
     public var isAdmin: Bool { rawValue >= 20 }

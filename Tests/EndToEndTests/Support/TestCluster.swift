@@ -28,6 +28,8 @@ final class TestCluster: @unchecked Sendable {
     var masterShellPrefix: String?
     /// Extra lines for the master's [metrics] section (with `metrics`).
     var metricsExtra = ""
+    /// Sections appended to master.toml (e.g. `[computechain]`).
+    var masterExtra = ""
     /// Extra environment of the master process (e.g. libfaketime's).
     var masterEnvironment: [String: String] = [:]
     private var admin: AdminClient?
@@ -83,6 +85,7 @@ final class TestCluster: @unchecked Sendable {
             \(metrics ? "[metrics]\nlisten = \"127.0.0.1:0\"\n\(metricsExtra)" : "")
             [dbc]
             \(masterDBC)
+            \(masterExtra)
             """)
     }
 

@@ -179,5 +179,32 @@ enum MariaDBSchema {
             "ALTER TABLE jobs_archive ADD COLUMN IF NOT EXISTS sector_size VARCHAR(16) NOT NULL DEFAULT ''",
             "ALTER TABLE jobs_archive ADD COLUMN IF NOT EXISTS sectors INT NOT NULL DEFAULT 0",
         ],
+        // 10: the ComputeChain outbox (ComputeChainSQL.swift reads and writes it):
+        // one row per (block, worker) task, written with the task's job.
+        [
+            """
+            CREATE TABLE IF NOT EXISTS computechain_tasks (
+                task_id VARCHAR(36) NOT NULL,
+                worker VARCHAR(128) NOT NULL,
+                block_height BIGINT NOT NULL,
+                block_hash VARCHAR(128) NOT NULL,
+                job_id VARCHAR(16) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                result_hash VARCHAR(128) NOT NULL DEFAULT '',
+                nonce BIGINT NOT NULL DEFAULT -1,
+                tx_hash VARCHAR(64) NOT NULL DEFAULT '',
+                sent_height BIGINT NOT NULL DEFAULT -1,
+                sends INT NOT NULL DEFAULT 0,
+                rejections INT NOT NULL DEFAULT 0,
+                confirmed_height BIGINT NOT NULL DEFAULT -1,
+                error TEXT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (task_id),
+                KEY computechain_tasks_state (state, block_height),
+                KEY computechain_tasks_height (block_height)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+            """,
+        ],
     ]
 }

@@ -62,6 +62,8 @@ public final class SQLiteStore: SharedJobSQL {
         ALTER TABLE jobs_archive ADD COLUMN sector_size TEXT NOT NULL DEFAULT '';
         ALTER TABLE jobs_archive ADD COLUMN sectors INTEGER NOT NULL DEFAULT 0;
         """,
+        // 6: the ComputeChain outbox (see ComputeChainSQL.swift).
+        ComputeChainSQL<SQLiteConnection>.sqliteSchema,
     ]
 
     public func migrate() throws {
