@@ -163,6 +163,8 @@ ALTER TABLE jobs ADD COLUMN IF NOT EXISTS sectors INT NOT NULL DEFAULT 0;
 ALTER TABLE jobs_archive ADD COLUMN IF NOT EXISTS sector_size VARCHAR(16) NOT NULL DEFAULT '';
 ALTER TABLE jobs_archive ADD COLUMN IF NOT EXISTS sectors INT NOT NULL DEFAULT 0;
 
+INSERT INTO schema_version (version) VALUES (9);
+
 -- Migration 10: the ComputeChain outbox, one row per (block, worker) task, written with the task's job.
 CREATE TABLE IF NOT EXISTS computechain_tasks (
     task_id VARCHAR(36) NOT NULL,
@@ -186,4 +188,4 @@ CREATE TABLE IF NOT EXISTS computechain_tasks (
     KEY computechain_tasks_height (block_height)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
-INSERT INTO schema_version (version) VALUES (9);
+INSERT INTO schema_version (version) VALUES (10);
