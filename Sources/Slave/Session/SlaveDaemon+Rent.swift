@@ -22,7 +22,8 @@ extension SlaveDaemon {
         }
         rentListener = listener
         let chain = config.dbc.chainRPC.map { "; `empty` is confirmed with the chain at \($0)" } ?? ""
-        logger.info("listening for DBC rent announcements of node \(nodeID) on \(address)\(chain)")
+        let bound = HostPort(host: address.host, port: listener.localAddress?.port ?? address.port)
+        logger.info("listening for DBC rent announcements of node \(nodeID) on \(bound)\(chain)")
         // One consumer: announcements are acted on in the order they came.
         Task { for await status in listener.statuses { await self.rentAnnounced(status) } }
         await perform(rent.initialAction)
