@@ -145,6 +145,44 @@ final class DBCRentTests: XCTestCase {
         }
     }
 
+    /// The GPUs are given back even while the master cannot be reached; the
+    /// jobs are handed back once it can, before the slave's first pull.
+    func testARentedSlaveKillsItsJobsWithoutItsMasterAndHandsThemBackOnReconnecting() async throws {
+        // Expiry by heartbeat would spend the only try: the release must come first.
+        let cluster = try TestCluster(task: ["max_retry": "1", "heartbeat_timeout": "\"60s\""])
+        try await cluster.startMaster()
+        let pids = cluster.dir.appendingPathComponent("pids")
+        try FileManager.default.createDirectory(at: pids, withIntermediateDirectories: true)
+        let long = try cluster.shellScript("long.sh", """
+            read secs
+            [ -n "$CAP" ] && secs=$CAP
+            echo $$ > "$PIDS/$SLAVE-$WDPOST_JOB_ID.pid"
+            exec sleep "$secs"
+            """)
+        func processor(_ slave: String, _ envs: String) -> String {
+            "kinds = []\n[[processors.long]]\nbin = \"\(long)\"\nenvs = { SLAVE = \"\(slave)\", PIDS = \"\(pids.path)\"\(envs) }"
+        }
+        let dbc = try cluster.startSlave("dbc", concurrent: 1, extra: processor("dbc", "") + "\n[dbc]\nnode_id = \"\(node)\"\nrent_listen = \"127.0.0.1:0\"")
+        try await cluster.use {
+            let port = try await rentPort(dbc)
+            let id = try await cluster.client().submit([NewJob(kind: "long", input: Data("600\n".utf8))])[0]
+            let pid = try await cluster.awaitPid(in: pids.appendingPathComponent("dbc-\(id).pid").path)
+            _ = await cluster.master?.stop()
+            try send(announcement("renting", node: node), to: port)
+            let deadline = Date().addingTimeInterval(2)
+            while Date() < deadline, ProcessorTests.isAlive(pid) { try await Task.sleep(nanoseconds: 20_000_000) }
+            XCTAssertFalse(ProcessorTests.isAlive(pid), "killed within 2 s with no master to tell")
+            try await cluster.startMaster()
+            try cluster.startSlave("other", extra: processor("other", ", CAP = \"0.2\""))
+            let done = try await cluster.waitFor("the job to end on the other slave") { $0.contains { $0.id == id && [.succeed, .failed].contains($0.state) } }
+            let job = try XCTUnwrap(done.first { $0.id == id })
+            XCTAssertEqual(job.state, .succeed, job.error)
+            XCTAssertEqual(job.worker, "other")
+            XCTAssertEqual(job.tryNum, 1)
+            try await awaitState(cluster, "dbc", "rented")
+        }
+    }
+
     func fetch(_ url: String) async throws -> String {
         let (data, _) = try await URLSession.shared.data(from: URL(string: url)!)
         return String(decoding: data, as: UTF8.self)
