@@ -149,10 +149,10 @@ struct Slaves: AsyncParsableCommand {
             return
         }
         let now = nowMicros()
-        var rows = [["Name", "Address", "Running", "Concurrent", "Kinds", "LastSeen"]]
+        var rows = [["Name", "Address", "Running", "Concurrent", "Kinds", "LastSeen", "State"]]
         for s in slaves {
             rows.append([s.name, s.address, "\(s.runningJobs)", "\(s.concurrent)", s.kinds.joined(separator: ","),
-                         DurationText.format(micros: now.subtractingSaturating(s.lastSeen)) + " ago"])
+                         DurationText.format(micros: now.subtractingSaturating(s.lastSeen)) + " ago", s.rented == true ? "rented" : "working"])
         }
         print(TextTable.render(rows), terminator: "")
     }

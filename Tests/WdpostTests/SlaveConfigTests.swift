@@ -66,3 +66,54 @@ final class SlaveConfigTests: XCTestCase {
         assertRejected(try config("sector_paths = [\"\"]"), "\(toml): [slave] sector_paths: \"\": expected a directory path")
     }
 }
+
+/// `[dbc]` of a slave on a DBC compute node.
+extension SlaveConfigTests {
+    var node: String { String(repeating: "0f", count: 32) }
+
+    func testDBCNodeIDComesFromTheKeyOrNodeDatAndTurnsTheRentListenerOn() throws {
+        let plain = try SlaveConfig.load(path: config(""))
+        XCTAssertNil(plain.dbc.nodeID)
+        XCTAssertNil(plain.dbc.rentListen, "no node id: nothing to listen for")
+
+        let byID = try SlaveConfig.load(path: config("", "[dbc]\nnode_id = \"\(node)\""))
+        XCTAssertEqual(byID.dbc.nodeID, node)
+        XCTAssertEqual(byID.dbc.rentListen, HostPort(host: "0.0.0.0", port: 55555))
+        XCTAssertNil(byID.dbc.chainRPC)
+
+        try "node_id=\(node)\nnode_private_key=aa\n".write(to: dir.appendingPathComponent("node.dat"), atomically: true, encoding: .utf8)
+        let byDat = try SlaveConfig.load(path: config("", """
+            [dbc]
+            node_dat = "node.dat"
+            rent_listen = "127.0.0.1:5555"
+            chain_rpc = "http://10.0.0.5:9933"
+            chain_poll_interval = "2s"
+            """))
+        XCTAssertEqual(byDat.dbc.nodeID, node, "node_dat relative to the config file")
+        XCTAssertEqual(byDat.dbc.rentListen, HostPort(host: "127.0.0.1", port: 5555))
+        XCTAssertEqual(byDat.dbc.chainRPC, ChainRPCURL(host: "10.0.0.5", port: 9933, path: "/"))
+        XCTAssertEqual(byDat.dbc.chainPollInterval, 2_000_000)
+        XCTAssertEqual(ChainRPCURL("http://chain.lan/rpc"), ChainRPCURL(host: "chain.lan", port: 80, path: "/rpc"))
+
+        let off = try SlaveConfig.load(path: config("", "[dbc]\nnode_id = \"\(node)\"\nrent_listen = \"\""))
+        XCTAssertNil(off.dbc.rentListen, "\"\" turns the listener off")
+    }
+
+    func testBadDBCKeysAreRefusedByName() throws {
+        let toml = dir.appendingPathComponent("slave.toml").path
+        assertRejected(try config("", "[dbc]\nnode_id = \"0x\(node)\""),
+                       "\(toml): [dbc] node_id: \"0x\(node)\" is not a DBC node id (64 lowercase hex digits, no 0x)")
+        assertRejected(try config("", "[dbc]\nnode_id = \"\(node)\"\nnode_dat = \"node.dat\""),
+                       "\(toml): [dbc] node_id and node_dat are both set; set one (node_dat is read for its node_id= line)")
+        assertRejected(try config("", "[dbc]\nnode_dat = \"missing.dat\""),
+                       "\(toml): [dbc] node_dat: cannot read \(dir.path)/missing.dat: No such file or directory")
+        assertRejected(try config("", "[dbc]\nnode_id = \"\(node)\"\nrent_listen = \"55555\""),
+                       "\(toml): [dbc] rent_listen: \"55555\" is not HOST:PORT (default 0.0.0.0:55555 with a node id; \"\" = off)")
+        assertRejected(try config("", "[dbc]\nrent_listen = \"0.0.0.0:55555\""),
+                       "\(toml): [dbc] rent_listen needs node_id or node_dat: the node's datagrams name the machine they are for")
+        assertRejected(try config("", "[dbc]\nnode_id = \"\(node)\"\nchain_rpc = \"https://info.dbcwallet.io\""),
+                       "\(toml): [dbc] chain_rpc: \"https://info.dbcwallet.io\" is not http://HOST[:PORT][/PATH] (plain HTTP; put a local proxy before an https node)")
+        assertRejected(try config("", "[dbc]\nnode_id = \"\(node)\"\nrent_listen = \"\"\nchain_rpc = \"http://127.0.0.1:9933\""),
+                       "\(toml): [dbc] chain_rpc confirms the rent datagrams, and rent_listen is off")
+    }
+}

@@ -77,6 +77,7 @@ final class WireJSONTests: XCTestCase {
             try assertBothWays(FinishRequest(results: results, pull: r.int(2) == 0 ? r.pull() : nil))
             let statuses = (0..<r.int(5)).map { _ in r.int(2) == 0 ? FinishStatus.accepted : .stale }
             try assertBothWays(FinishResponse(statuses: statuses, jobs: r.int(2) == 0 ? (0..<r.int(4)).map { _ in r.assignment() } : nil))
+            try assertBothWays(RentNotice(rented: r.int(2) == 0, nodeID: r.string()))
             try assertBothWays(r.newJob())
             try assertBothWays(SubmitRequest(jobs: (0..<r.int(5)).map { _ in r.newJob() }))
             try assertBothWays(IDList(ids: (0..<r.int(5)).map { _ in r.string() }))

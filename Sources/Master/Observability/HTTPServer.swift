@@ -116,7 +116,8 @@ final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                     case "/metrics":
                         let (snapshot, counts) = StatusSnapshot.collect(service, from: try await aggregates.value())
                         (status, type, body) = (.ok, "text/plain; version=0.0.4",
-                                                service.metrics.render(jobCounts: counts, connectedSlaves: service.slaves.count)
+                                                service.metrics.render(jobCounts: counts, connectedSlaves: service.slaves.count,
+                                                                             rentedSlaves: service.slaves.rentedCount)
                                                     + ComputeChainMetrics.render(snapshot.computechain))
                     case "/", "/index.html":
                         (status, type, body) = (.ok, "text/html; charset=utf-8", StatusSnapshot.collect(service, from: try await aggregates.value()).0.html)

@@ -50,7 +50,7 @@ public final class MasterMetrics: @unchecked Sendable {
     public func value(_ counter: Counter) -> Int { lock.withLock { counters[counter] ?? 0 } }
 
     /// The exposition text; job counts and slaves are read by the caller at scrape time.
-    func render(jobCounts: [JobCount], connectedSlaves: Int) -> String {
+    func render(jobCounts: [JobCount], connectedSlaves: Int, rentedSlaves: Int = 0) -> String {
         var out = ""
         let snapshot = lock.withLock { counters }
         for counter in Counter.allCases {
@@ -63,6 +63,8 @@ public final class MasterMetrics: @unchecked Sendable {
         }
         out += "# HELP wdpost_connected_slaves Slaves connected to this master.\n# TYPE wdpost_connected_slaves gauge\n"
         out += "wdpost_connected_slaves \(connectedSlaves)\n"
+        out += "# HELP wdpost_rented_slaves Connected slaves whose DBC machine is rented (they take no jobs).\n# TYPE wdpost_rented_slaves gauge\n"
+        out += "wdpost_rented_slaves \(rentedSlaves)\n"
         out += dbLatency.render()
         return out
     }

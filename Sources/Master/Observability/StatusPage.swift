@@ -8,6 +8,8 @@ struct StatusSnapshot: Encodable {
         var address: String
         var runningJobs: Int
         var lastSeenAgo: String
+        /// Its DBC machine is rented: it takes no jobs.
+        var rented: Bool
     }
     struct FailureRow: Encodable {
         var id: String
@@ -66,7 +68,7 @@ struct StatusSnapshot: Encodable {
             master: service.config.name, generatedAt: iso(now), jobsByState: byState, jobs: counts,
             slaves: service.slaves.snapshot().map {
                 SlaveRow(name: $0.name, address: $0.address, runningJobs: running[$0.name] ?? 0,
-                         lastSeenAgo: DurationText.format(micros: now - $0.lastSeen))
+                         lastSeenAgo: DurationText.format(micros: now - $0.lastSeen), rented: $0.rented)
             },
             latestFailures: failures.map {
                 FailureRow(id: $0.id, kind: $0.kind, worker: $0.worker, tries: $0.tryNum, finishedAt: iso($0.finishedAt),
@@ -98,7 +100,7 @@ struct StatusSnapshot: Encodable {
             <h2>Jobs by state</h2>
             \(table("jobs", ["State", "Jobs"], states, empty: ""))
             <h2>Slaves</h2>
-            \(table("slaves", ["Name", "Address", "Running jobs", "Last heartbeat"], slaves.map { [$0.name, $0.address, "\($0.runningJobs)", $0.lastSeenAgo + " ago"] }, empty: "No slave is connected."))
+            \(table("slaves", ["Name", "Address", "Running jobs", "Last heartbeat", "State"], slaves.map { [$0.name, $0.address, "\($0.runningJobs)", $0.lastSeenAgo + " ago", $0.rented ? "rented" : "working"] }, empty: "No slave is connected."))
             <h2>Latest failures</h2>
             \(table("failures", ["JobID", "Kind", "Worker", "Try", "Failed at", "Error"], latestFailures.map { [$0.id, $0.kind, $0.worker, "\($0.tries)", $0.finishedAt, $0.error] }, empty: "No failed job."))
             \(computechainHTML(table))

@@ -50,6 +50,7 @@ public final class MasterService: @unchecked Sendable {
     /// claim so no job is handed to a connection that has gone or is leaving.
     func pull(worker: String, capabilities: Capabilities, request: PullRequest,
               mayClaim: @escaping () -> Bool) async throws -> PullResponse {
+        let mayClaim = { mayClaim() && !self.slaves.isRented(worker) }
         let kinds = request.kinds.filter { capabilities.kinds.contains($0) }
         let limit = max(0, min(request.max, capabilities.concurrent))
         // waitMs comes off the wire: bounded, and the sum cannot overflow.
@@ -102,6 +103,7 @@ public final class MasterService: @unchecked Sendable {
     /// next jobs in the same transaction. `mayClaim` as for `pull`.
     func finish(worker: String, capabilities: Capabilities, request: FinishRequest,
                 mayClaim: @escaping () -> Bool = { true }) async throws -> FinishResponse {
+        let mayClaim = { mayClaim() && !self.slaves.isRented(worker) }
         let results = try await verified(request.results.map(Self.bounded), worker: worker)
         let claim = request.pull.map { p in
             FinishClaimBatcher.Claim(kinds: p.kinds.filter { capabilities.kinds.contains($0) }, miners: capabilities.allowedMiners,
@@ -186,6 +188,21 @@ public final class MasterService: @unchecked Sendable {
             logger.info("job released: \(request.reason)", metadata: ["job": "\(lease.id)", "worker": "\(worker)"])
         }
         if !released.isEmpty { wake.signal() }
+        return Empty()
+    }
+
+    /// A slave's DBC machine was rented (it releases its jobs next) or is free
+    /// again. Parked pulls are woken so that this slave's returns empty at
+    /// once rather than taking back the jobs it is about to release.
+    func rent(_ connection: ObjectIdentifier, worker: String, request: RentNotice) async throws -> Empty {
+        guard slaves.setRented(connection, request.rented) else { return Empty() }
+        let meta: Logger.Metadata = ["worker": "\(worker)", "node": "\(request.nodeID.prefix(64))"]
+        if request.rented {
+            logger.warning("slave's DBC machine is rented: it takes no jobs until it is free", metadata: meta)
+            wake.signal()
+        } else {
+            logger.info("slave's DBC machine is free again: it takes jobs", metadata: meta)
+        }
         return Empty()
     }
 
@@ -297,7 +314,7 @@ public final class MasterService: @unchecked Sendable {
         let running = try await db { try $0.runningByWorker() }
         return SlaveList(slaves: slaves.snapshot().map {
             SlaveInfo(name: $0.name, address: $0.address, runningJobs: running[$0.name] ?? 0, lastSeen: $0.lastSeen,
-                      kinds: $0.capabilities.kinds, concurrent: $0.capabilities.concurrent)
+                      kinds: $0.capabilities.kinds, concurrent: $0.capabilities.concurrent, rented: $0.rented)
         })
     }
 }

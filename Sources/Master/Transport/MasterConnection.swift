@@ -164,6 +164,7 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
                 return response
             }
         case .heartbeat: answer(context, frame, HeartbeatRequest.self) { try await service.heartbeat(worker: name, request: $0) }
+        case .rent: answer(context, frame, RentNotice.self) { [key = ObjectIdentifier(self)] in try await service.rent(key, worker: name, request: $0) }
         case .finish:
             answer(context, frame, FinishRequest.self) { request in
                 let response = try await service.finish(worker: name, capabilities: capabilities, request: request,

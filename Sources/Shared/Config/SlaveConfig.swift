@@ -30,6 +30,8 @@ public struct SlaveConfig: Sendable {
     public var dataPath: String
     /// `[dbc] doctor_root`: where the `dbc-doctor` kind reads /proc, /sys, /dev, /etc and /data.
     public var doctorRoot: String = "/"
+    /// `[dbc]` node id, rent listener and chain check (`SlaveConfig+DBC.swift`).
+    public var dbc = SlaveDBCConfig()
     /// Said at start-up in the log; nothing here stops it.
     public var warnings: [String] = []
     /// Directories (real paths, symlinks resolved) a `wdpost` job's sector files
@@ -73,6 +75,7 @@ public struct SlaveConfig: Sendable {
         let doctorRoot = try r.string("dbc", "doctor_root", default: "/")
         guard !doctorRoot.isEmpty else { throw ConfigError("\(path): [dbc] doctor_root: expected a directory path (default \"/\")") }
         config.doctorRoot = r.resolvePath(doctorRoot)
+        config.dbc = try SlaveDBCConfig.read(r)
         config.kinds = Array(Set(config.kinds + config.processors.map(\.kind))).sorted()
         try r.rejectUnknown(ignoringSections: ["processors"])
         config.warnings = r.warnings

@@ -114,6 +114,18 @@ extension FinishResponse: WireJSON {
     }
 }
 
+extension RentNotice: WireJSON {
+    public init(json: JSONValue) throws {
+        let f = try JSONFields(json, "RentNotice")
+        self.init(rented: try f.bool("rented"), nodeID: try f.string("nodeID"))
+    }
+
+    public func write(to json: inout JSONWriter) {
+        json.field("rented", rented)
+        json.field("nodeID", nodeID)
+    }
+}
+
 extension NewJob: WireJSON {
     public init(json: JSONValue) throws {
         let f = try JSONFields(json, "NewJob")

@@ -17,6 +17,7 @@ public enum MessageType: UInt8, Sendable {
     case heartbeat = 11
     case finish = 12
     case release = 13
+    case rent = 14        // a DBC machine rented (its jobs were released) or free again
 
     // Admin → master
     case submit = 20
@@ -190,6 +191,17 @@ public struct ReleaseRequest: Codable, Sendable {
     public init(jobs: [JobLease], reason: String, final: Bool = false) { self.jobs = jobs; self.reason = reason; self.final = final }
 }
 
+/// `rent` (14): the slave's machine was rented to a DBC user (it has
+/// released its jobs and claims nothing until it says `rented: false`), or is
+/// free again. Sent again after each reconnect while rented. A master from
+/// before this message answers `error`, which changes nothing else.
+public struct RentNotice: Codable, Sendable {
+    public var rented: Bool
+    /// The DBC node id the announcement named.
+    public var nodeID: String
+    public init(rented: Bool, nodeID: String) { self.rented = rented; self.nodeID = nodeID }
+}
+
 // MARK: admin → master
 
 public struct NewJob: Codable, Sendable {
@@ -276,9 +288,11 @@ public struct SlaveInfo: Codable, Sendable {
     public var lastSeen: Int64
     public var kinds: [String]
     public var concurrent: Int
-    public init(name: String, address: String, runningJobs: Int, lastSeen: Int64, kinds: [String], concurrent: Int) {
+    /// Its DBC machine is rented (see `RentNotice`); nil from a master before the rent message.
+    public var rented: Bool?
+    public init(name: String, address: String, runningJobs: Int, lastSeen: Int64, kinds: [String], concurrent: Int, rented: Bool? = nil) {
         self.name = name; self.address = address; self.runningJobs = runningJobs; self.lastSeen = lastSeen
-        self.kinds = kinds; self.concurrent = concurrent
+        self.kinds = kinds; self.concurrent = concurrent; self.rented = rented
     }
 }
 

@@ -52,26 +52,15 @@ extension NodeDoctor {
         guard let data = FileManager.default.contents(atPath: path) else {
             return result("node_dat", ["cannot read \(path)"], passed: "", fix: fix)
         }
-        var keys: [String: String] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            keys[line[..<eq].trimmingCharacters(in: .whitespaces)] = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-        }
+        let keys = NodeDat.keys(String(decoding: data, as: UTF8.self))
         var failures: [String] = []
         let id = keys["node_id"]
         if let id {
-            if !Self.isNodeID(id) { failures.append("node_id \"\(id.prefix(80))\" in \(path) is not 64 lowercase hex digits") }
+            if !NodeDat.isNodeID(id) { failures.append("node_id \"\(id.prefix(80))\" in \(path) is not 64 lowercase hex digits") }
         } else {
             failures.append("no node_id= line in \(path)")
         }
         if (keys["node_private_key"] ?? "").isEmpty { failures.append("no node_private_key= line in \(path)") }
         return result("node_dat", failures, passed: "\(path): node_id \(id ?? ""), private key present", fix: fix)
-    }
-}
-
-extension NodeDoctor {
-    /// A DBC node (machine) id: 64 lowercase hex digits, no 0x.
-    static func isNodeID(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }

@@ -18,10 +18,16 @@ public actor SlaveDaemon {
     let logger: Logger
     let runners: [String: Runner]
     let group: MultiThreadedEventLoopGroup
-    private var client: RPCClient?
-    private var running: [String: RunningJob] = [:]
+    private(set) var client: RPCClient?
+    private(set) var running: [String: RunningJob] = [:]
     private var unacked: [String: JobResult] = [:]
-    private var stopping = false
+    private(set) var stopping = false
+    /// DBC rent: whether jobs may be taken now, and what it needs (`SlaveDaemon+Rent.swift`).
+    var rent: RentYield
+    var rentListener: RentListener?
+    /// Jobs to hand back because the machine is rented, until the master has them.
+    var rentReleases: [JobLease] = []
+    var lastChainAnswer: String?
     private var flushing = false
     /// A claim is on its way (a pull, or a finish carrying one): only one at a
     /// time, so two requests never both count the same free slot.
@@ -40,6 +46,7 @@ public actor SlaveDaemon {
         self.logger = logger
         self.runners = runners
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.rent = RentYield(chainConfirms: config.dbc.chainRPC != nil)
     }
 
     var capabilities: Capabilities {
@@ -55,6 +62,7 @@ public actor SlaveDaemon {
         } else {
             logger.info("kernels run on \(gpus.count) GPU(s): \(gpus.map(\.name).joined(separator: ", "))")
         }
+        try await startRentListener()
         while !stopping {
             let identity = RPCClient.Identity(role: .slave, name: config.name, token: config.token, capabilities: capabilities)
             do {
@@ -90,6 +98,7 @@ public actor SlaveDaemon {
         // A pull loop parked for a free slot must notice the connection dropping.
         client.closeFuture.whenComplete { _ in Task { await self.slotFreed() } }
         await flushResults(client)
+        await announceRent(client)
         let heartbeats = Task { await self.heartbeatLoop(client) }
         await pullLoop(client)
         heartbeats.cancel()
@@ -119,7 +128,7 @@ public actor SlaveDaemon {
     private func claimRequest(waitMs: Int) -> PullRequest? {
         let free = config.concurrent - running.count
         let kinds = kindsWithFreeSlots()
-        guard free > 0, !kinds.isEmpty else { return nil }
+        guard rent.takesJobs, free > 0, !kinds.isEmpty else { return nil }
         return PullRequest(max: free, kinds: kinds, waitMs: waitMs)
     }
 
@@ -134,7 +143,7 @@ public actor SlaveDaemon {
         await withCheckedContinuation { slotWaiters.append($0) }
     }
 
-    private func slotFreed() {
+    func slotFreed() {
         let waiters = slotWaiters
         slotWaiters.removeAll()
         waiters.forEach { $0.resume() }
@@ -145,6 +154,11 @@ public actor SlaveDaemon {
         if stopping {
             // Pulled just as shutdown began: `stop()` hands it straight back.
             lateArrivals.append(job)
+            return
+        }
+        if !rent.takesJobs {
+            // Claimed just as the machine was rented: straight back to the master.
+            handBackForRent([JobLease(id: job.id, lease: job.lease)])
             return
         }
         logger.info("job started", metadata: meta)
@@ -280,6 +294,7 @@ public actor SlaveDaemon {
     /// release the rest, report results, close.
     public func stop() async {
         stopping = true
+        await rentListener?.close()
         slotFreed()
         logger.info("shutting down: \(running.count) job(s) running, grace \(DurationText.format(micros: config.shutdownGrace))")
         let deadline = nowMicros() + config.shutdownGrace
