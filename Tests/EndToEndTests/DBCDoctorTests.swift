@@ -25,17 +25,7 @@ final class DBCDoctorTests: XCTestCase {
     }
 
     func wdpost(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = TestCluster.findBinary()
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try TestCluster.run(program: TestCluster.findBinary().path, args)
     }
 
     func doctor(_ tree: MachineTreeFixture, libvirtPort: Int, json: Bool = false, nodeDat: Bool = true) throws -> (status: Int32, out: String, err: String) {

@@ -180,6 +180,11 @@ final class TestCluster: @unchecked Sendable {
 
     /// Runs a program to its end, collecting its output.
     func run(program: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        try Self.run(program: program, args)
+    }
+
+    /// Runs a program to its end, collecting its output (no cluster needed).
+    static func run(program: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: program)
         p.arguments = args
