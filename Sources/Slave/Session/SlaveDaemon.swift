@@ -125,7 +125,7 @@ public actor SlaveDaemon {
 
     private func kindsWithFreeSlots() -> [String] {
         config.kinds.filter { kind in
-            guard let limit = config.processors.first(where: { $0.kind == kind })?.concurrent else { return true }
+            guard let limit = config.processorSlots(kind) else { return true }
             return running.values.filter { $0.assignment.kind == kind }.count < limit
         }
     }
