@@ -50,27 +50,29 @@ enum ProverStandIn {
             sys.stdout.flush()
         state = threading.Lock()
         inflight = 0
-        def prove(rid, task):
+        def answer(obj):
+            # The request is out of flight before its answer is: the parent may
+            # send the next one the moment it reads this line.
             global inflight
-            try:
-                with open(env["PROVER_COUNT_FILE"], "a") as f:
-                    f.write(name + " " + ",".join(r["sealed_file"] for r in task["replicas"]) + "\n")
-                time.sleep(float(env.get("PROVER_SLOW_SECONDS", "0")))
-                if any("inject-error" in r["sealed_file"] for r in task["replicas"]):
-                    sys.stderr.write("request %d: injected error\n" % rid)
-                    return send({"id": rid, "err_msg": "generate window post: injected prover error", "output": None})
-                faults, data = [], b""
-                for r in task["replicas"]:
-                    try:
-                        with open(r["sealed_file"], "rb") as f:
-                            data += f.read()
-                    except OSError:
-                        faults.append(r["sector_id"])
-                proofs = [] if faults else [base64.b64encode(hashlib.sha256(data + bytes(task["seed"])).digest()).decode()]
-                send({"id": rid, "err_msg": None, "output": {"proofs": proofs, "faults": faults}})
-            finally:
-                with state:
-                    inflight -= 1
+            with state:
+                inflight -= 1
+            send(obj)
+        def prove(rid, task):
+            with open(env["PROVER_COUNT_FILE"], "a") as f:
+                f.write(name + " " + ",".join(r["sealed_file"] for r in task["replicas"]) + "\n")
+            time.sleep(float(env.get("PROVER_SLOW_SECONDS", "0")))
+            if any("inject-error" in r["sealed_file"] for r in task["replicas"]):
+                sys.stderr.write("request %d: injected error\n" % rid)
+                return answer({"id": rid, "err_msg": "generate window post: injected prover error", "output": None})
+            faults, data = [], b""
+            for r in task["replicas"]:
+                try:
+                    with open(r["sealed_file"], "rb") as f:
+                        data += f.read()
+                except OSError:
+                    faults.append(r["sector_id"])
+            proofs = [] if faults else [base64.b64encode(hashlib.sha256(data + bytes(task["seed"])).digest()).decode()]
+            answer({"id": rid, "err_msg": None, "output": {"proofs": proofs, "faults": faults}})
         last, count = 0, 0
         for line in sys.stdin:
             try:
