@@ -20,7 +20,7 @@ final class VCChild: @unchecked Sendable {
     /// A longer stdout line cannot be a response this slave could deliver.
     static let maxLineBytes = 64 << 20
 
-    private final class Pending {
+    fileprivate final class Pending {
         var cont: CheckedContinuation<Data, Error>?
         var result: Result<Data, Error>?
     }
@@ -208,25 +208,33 @@ final class VCChild: @unchecked Sendable {
         if let delay { DispatchQueue.global().asyncAfter(deadline: .now() + delay) { self.launch() } }
     }
 
-    /// Sends `task` when the child is ready and has a free slot; its id, or nil.
-    func begin(task: Data) -> UInt64? {
-        lock.withLock { () -> UInt64? in
+    /// A request sent: its id and where its answer lands.
+    struct Ticket {
+        let id: UInt64
+        fileprivate let pending: Pending
+    }
+
+    /// Sends `task` when the child is ready and has a free slot; nil otherwise.
+    func begin(task: Data) -> Ticket? {
+        lock.withLock { () -> Ticket? in
             guard ready, !stopped, !killRequested, let process, inFlight.count < config.concurrent else { return nil }
             let id = nextID
             nextID += 1
-            inFlight[id] = Pending()
+            let pending = Pending()
+            inFlight[id] = pending
             process.send(VCProtocol.request(id: id, task: task))
-            return id
+            return Ticket(id: id, pending: pending)
         }
     }
 
-    /// The answer to request `id`. Cancelled (the job aborted), the child is
+    /// The answer to the request. Cancelled (the job aborted), the child is
     /// killed and started again at once.
-    func answer(_ id: UInt64) async throws -> Data {
-        try await withTaskCancellationHandler {
+    func answer(_ ticket: Ticket) async throws -> Data {
+        let pending = ticket.pending
+        return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Data, Error>) in
+                // The answer (or the child's exit) may have come already.
                 let done: Result<Data, Error>? = lock.withLock {
-                    guard let pending = inFlight[id] else { return .failure(JobFailure("child process exited: \(stage)")) }
                     if let result = pending.result { return result }
                     pending.cont = cont
                     return nil
@@ -234,7 +242,7 @@ final class VCChild: @unchecked Sendable {
                 if let done { cont.resume(with: done) }
             }
         } onCancel: {
-            abort(id)
+            abort(ticket.id)
         }
     }
 

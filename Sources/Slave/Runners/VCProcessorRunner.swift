@@ -62,8 +62,8 @@ public final class VCProcessorRunner: Runner, @unchecked Sendable {
             try Task.checkCancellation()
             let seen = lock.withLock { changes }
             for child in children {
-                guard let id = child.begin(task: task) else { continue }
-                let output = try await child.answer(id)
+                guard let ticket = child.begin(task: task) else { continue }
+                let output = try await child.answer(ticket)
                 if output.count > outputLimit { throw JobFailure("\(child.config.bin): \(OutputLimit.describe(bytes: output.count, limit: outputLimit))") }
                 return output
             }
