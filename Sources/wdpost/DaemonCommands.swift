@@ -72,6 +72,7 @@ struct SlaveDaemonCommand: AsyncParsableCommand {
         let stopper = Task {
             let sig = await signals.wait()
             logger.info("signal \(sig): shutting down")
+            Runners.windDown(runners)
             await daemon.stop()
             main.cancel()
         }

@@ -188,4 +188,48 @@ extension DamoclesExtProverTests {
         }
         await setup.stop()
     }
+
+    /// A slave stopping (SIGTERM, nothing running) kills its children's
+    /// process groups, helpers included (the parent-death signal alone would
+    /// reach only the child itself), and starts none again.
+    func testAStoppingSlaveKillsItsProversProcessGroups() async throws {
+        let setup = try await startForSlaves()
+        do {
+            let slave = try setup.startSlave("t", processors: setup.processorBlock(name: "t", envs: ["PROVER_HELPER": "1"]))
+            try await slave.waitForLog(containing: "window_post processor ready")
+            let start = try XCTUnwrap(setup.events("start", of: "t").first)
+            let helper = try XCTUnwrap((start["helper"] as? NSNumber)?.int32Value)
+            XCTAssertFalse(isGone(helper))
+            let status = await slave.stop(SIGTERM)
+            XCTAssertEqual(status, 0, slave.log.suffix(2000).description)
+            try await poll("the prover and its helper to be killed", timeout: 10) { isGone(pid(start)) && isGone(helper) }
+            XCTAssertEqual(setup.events("start", of: "t").count, 1, "not started again while stopping")
+        } catch {
+            await setup.stop()
+            throw error
+        }
+        await setup.stop()
+    }
+
+    /// A slave stopping with a proof running hands the job back when
+    /// shutdown_grace runs out, killing the prover, which stays down.
+    func testAStoppingSlaveAbortsItsProofAndStartsNoProverAgain() async throws {
+        let setup = try await startForSlaves()
+        do {
+            let slave = try setup.startSlave("u", processors: setup.processorBlock(name: "u", slowSeconds: 600, envs: ["PROVER_HELPER": "1"]))
+            let a = try setup.sealed("s-t01037-5")
+            setup.manager.send(id: 1, task: task(a, sector: 5))
+            try await poll("the request on the prover") { !setup.events("request", of: "u").isEmpty }
+            let start = try XCTUnwrap(setup.events("start", of: "u").first)
+            let status = await slave.stop(SIGTERM)
+            XCTAssertEqual(status, 0, slave.log.suffix(2000).description)
+            try await poll("the prover and its helper to be killed", timeout: 10) { isGone(pid(start)) && isGone((start["helper"] as? NSNumber)?.int32Value ?? -1) }
+            XCTAssertTrue(slave.log.contains("released 1 unfinished job(s)"), slave.log.suffix(2000).description)
+            XCTAssertEqual(setup.events("start", of: "u").count, 1, "the abort at shutdown starts no prover again")
+        } catch {
+            await setup.stop()
+            throw error
+        }
+        await setup.stop()
+    }
 }

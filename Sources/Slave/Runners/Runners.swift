@@ -30,7 +30,12 @@ public enum Runners {
         for case let runner as VCProcessorRunner in runners.values { runner.start() }
     }
 
-    /// Kills the long-lived processors' children, once no job runs.
+    /// Shutdown began: the long-lived processors' children are not restarted any more.
+    public static func windDown(_ runners: [String: Runner]) {
+        for case let runner as VCProcessorRunner in runners.values { runner.windDown() }
+    }
+
+    /// Kills the long-lived processors' children (their process groups), once no job runs.
     public static func stop(_ runners: [String: Runner]) async {
         for case let runner as VCProcessorRunner in runners.values { await runner.stop() }
     }

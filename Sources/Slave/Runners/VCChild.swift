@@ -32,6 +32,8 @@ final class VCChild: @unchecked Sendable {
     private var killRequested = false
     private var ready = false
     private var stopped = false
+    /// The slave is shutting down: a child that exits or is killed now stays down.
+    private var windingDown = false
     private var restartAtOnce = false
     private var brokenWhy: String?
     private var nextID: UInt64 = 1
@@ -184,7 +186,7 @@ final class VCChild: @unchecked Sendable {
             let waiters = exitWaiters
             exitWaiters.removeAll()
             var delay: Double?
-            if stopped {
+            if stopped || windingDown {
                 delay = nil
             } else if restartAtOnce {
                 delay = 0
@@ -199,7 +201,7 @@ final class VCChild: @unchecked Sendable {
         let why = lost.isEmpty ? "" : "; \(lost.count) request(s) in flight fail"
         if let delay {
             logger.warning("\(stage) processor exited (\(status))\(why); restarting\(delay > 0 ? " in 3s" : "")", metadata: meta)
-        } else if !lock.withLock({ stopped }) {
+        } else if !lock.withLock({ stopped || windingDown }) {
             logger.error("\(stage) processor exited (\(status))\(why); auto_restart is off", metadata: meta)
         }
         for pending in lost { resume(pending, .failure(JobFailure("child process exited: \(stage)"))) }
@@ -260,7 +262,13 @@ final class VCChild: @unchecked Sendable {
         target?.killGroup()
     }
 
-    /// The slave is stopping: the child is killed and not started again.
+    /// The slave began shutting down: requests in flight still finish, but a
+    /// child that exits (or is killed by an abort) is not started again.
+    func windDown() {
+        lock.withLock { windingDown = true }
+    }
+
+    /// The slave is stopping: the child's process group is killed and not started again.
     func stop() async {
         let target: LineProcess? = lock.withLock {
             stopped = true

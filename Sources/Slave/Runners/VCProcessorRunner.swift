@@ -24,6 +24,9 @@ public final class VCProcessorRunner: Runner, @unchecked Sendable {
     /// Starts every child (at slave start-up).
     public func start() { children.forEach { $0.launch() } }
 
+    /// The slave began shutting down: children that exit stay down.
+    public func windDown() { children.forEach { $0.windDown() } }
+
     /// Kills every child for good (the slave is stopping).
     public func stop() async {
         for child in children { await child.stop() }

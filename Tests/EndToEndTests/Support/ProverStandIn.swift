@@ -16,7 +16,8 @@ import Shared
 /// `PROVER_EXIT_AFTER=K` exits (status 1, unanswered) on its K-th request,
 /// only while `PROVER_EXIT_MARK` (when set) does not exist, which it then
 /// creates; `PROVER_READY_LINE` / `PROVER_READY_DELAY` replace or delay the
-/// ready line. Every proof run appends `<PROVER_NAME> <sealed files>` to
+/// ready line; `PROVER_HELPER=1` starts a helper process (`sleep 600`, its pid
+/// in the start event) in its process group. Every proof run appends `<PROVER_NAME> <sealed files>` to
 /// `PROVER_COUNT_FILE`; every start and request appends a JSON event to
 /// `PROVER_EVENTS_FILE` (start: its pid and environment; request: the id and
 /// how many requests were in flight with it).
@@ -38,7 +39,13 @@ enum ProverStandIn {
             os._exit(3)
         if stage not in ("window_post", "winning_post"):
             violation("usage: prover.py processor window_post|winning_post, got %r" % sys.argv[1:])
-        event(event="start", env={k: env.get(k) for k in ("VC_CG_NAME", "VC_CG_CPUSET", "CUDA_VISIBLE_DEVICES", "TMPDIR", "SLAVE_ONLY")})
+        helper = None
+        if env.get("PROVER_HELPER"):
+            # A helper process in its process group, as a GPU prover may start.
+            import subprocess
+            helper = subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL).pid
+        event(event="start", helper=helper,
+              env={k: env.get(k) for k in ("VC_CG_NAME", "VC_CG_CPUSET", "CUDA_VISIBLE_DEVICES", "TMPDIR", "SLAVE_ONLY")})
         out = threading.Lock()
         def send(obj):
             with out:
