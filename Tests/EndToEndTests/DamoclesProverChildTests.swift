@@ -106,7 +106,7 @@ extension DamoclesExtProverTests {
                                               envs: ["CUDA_VISIBLE_DEVICES": "0", "TMPDIR": "/tmp/prover0", "PATH": "/usr/local/bin:/usr/bin:/bin"],
                                               extra: "cgroup.cpuset = \"0-1\"\ninherit_envs = false")
                 + "\n" + setup.processorBlock(name: "gpu1", slowSeconds: 1, concurrent: 1,
-                                              envs: ["CUDA_VISIBLE_DEVICES": "1", "TMPDIR": "/tmp/prover1"])
+                                              envs: ["CUDA_VISIBLE_DEVICES": "1", "TMPDIR": "/tmp/prover1", "PROVER_NOISE": "1"])
             let slave = try setup.startSlave("box", concurrent: 8, processors: blocks, environment: ["SLAVE_ONLY": "yes"])
             var expected: [UInt64: String] = [:]
             for i in UInt64(1)...6 {
@@ -135,6 +135,10 @@ extension DamoclesExtProverTests {
             XCTAssertEqual(env1["TMPDIR"] as? String, "/tmp/prover1")
             XCTAssertEqual(env1["SLAVE_ONLY"] as? String, "yes", "inherit_envs defaults to true")
             XCTAssertEqual(setup.events("start").count, 2, "one long-lived child per entry")
+            // gpu1 wrote a non-JSON line and an answer to an unknown id before each answer.
+            XCTAssertTrue(slave.log.contains("wrote a line that is not a response (not a JSON object); skipped: bellperson: a log line on stdout"),
+                          slave.log.suffix(3000).description)
+            XCTAssertTrue(slave.log.contains("which is not in flight; dropped"), slave.log.suffix(3000).description)
         } catch {
             await setup.stop()
             throw error
@@ -171,16 +175,19 @@ extension DamoclesExtProverTests {
     func testARemovedJobKillsItsProverWhichStartsAgain() async throws {
         let setup = try await startForSlaves()
         do {
-            let slave = try setup.startSlave("r", processors: setup.processorBlock(name: "r", slowSeconds: 600))
+            let slave = try setup.startSlave("r", processors: setup.processorBlock(name: "r", slowSeconds: 600, envs: ["PROVER_HELPER": "1"]))
             let a = try setup.sealed("s-t01037-4")
             setup.manager.send(id: 1, task: task(a, sector: 4))
             try await poll("the request on the prover") { !setup.events("request", of: "r").isEmpty }
-            let first = pid(try XCTUnwrap(setup.events("start", of: "r").first))
+            let started = try XCTUnwrap(setup.events("start", of: "r").first)
+            let first = pid(started), helper = (started["helper"] as? NSNumber)?.int32Value ?? -1
             let jobs = try await setup.admin().list(all: true)
             let removed = try await setup.admin().remove(jobs.map(\.id))
             XCTAssertEqual(removed, 1)
             _ = try requireError(await setup.manager.answer(1), id: 1)
-            try await poll("the prover killed and started again") { isGone(first) && setup.events("start", of: "r").count == 2 }
+            try await poll("the prover's process group killed and the prover started again") {
+                isGone(first) && isGone(helper) && setup.events("start", of: "r").count == 2
+            }
             XCTAssertTrue(slave.log.contains("was aborted"), slave.log.suffix(3000).description)
         } catch {
             await setup.stop()

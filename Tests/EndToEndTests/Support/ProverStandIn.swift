@@ -17,7 +17,8 @@ import Shared
 /// only while `PROVER_EXIT_MARK` (when set) does not exist, which it then
 /// creates; `PROVER_READY_LINE` / `PROVER_READY_DELAY` replace or delay the
 /// ready line; `PROVER_HELPER=1` starts a helper process (`sleep 600`, its pid
-/// in the start event) in its process group. Every proof run appends `<PROVER_NAME> <sealed files>` to
+/// in the start event) in its process group; `PROVER_NOISE=1` writes, before
+/// each answer, a line that is not JSON and an answer to an id never sent. Every proof run appends `<PROVER_NAME> <sealed files>` to
 /// `PROVER_COUNT_FILE`; every start and request appends a JSON event to
 /// `PROVER_EVENTS_FILE` (start: its pid and environment; request: the id and
 /// how many requests were in flight with it).
@@ -63,6 +64,10 @@ enum ProverStandIn {
             global inflight
             with state:
                 inflight -= 1
+            if env.get("PROVER_NOISE"):
+                with out:
+                    sys.stdout.write("bellperson: a log line on stdout\n")
+                send({"id": obj["id"] + 1000000, "err_msg": "an answer to nothing", "output": None})
             send(obj)
         def prove(rid, task):
             with open(env["PROVER_COUNT_FILE"], "a") as f:
