@@ -66,8 +66,9 @@ struct SlaveDaemonCommand: AsyncParsableCommand {
         do { cfg = try SlaveConfig.load(path: config) } catch { throw fail("\(error)") }
         cfg.warnings.forEach { logger.warning("\($0)") }
         let runners = Runners.make(for: cfg, logger: logger)
-        Runners.start(runners)
         let daemon = SlaveDaemon(config: cfg, logger: logger, runners: runners)
+        Runners.observe(runners) { Task { await daemon.runnersChanged() } }
+        Runners.start(runners)
         let main = Task { try await daemon.run() }
         let stopper = Task {
             let sig = await signals.wait()

@@ -30,6 +30,11 @@ public enum Runners {
         for case let runner as VCProcessorRunner in runners.values { runner.start() }
     }
 
+    /// `body` runs when a runner becomes able or unable to take jobs.
+    public static func observe(_ runners: [String: Runner], _ body: @escaping @Sendable () -> Void) {
+        for case let runner as VCProcessorRunner in runners.values { runner.observe(body) }
+    }
+
     /// Shutdown began: the long-lived processors' children are not restarted any more.
     public static func windDown(_ runners: [String: Runner]) {
         for case let runner as VCProcessorRunner in runners.values { runner.windDown() }

@@ -54,6 +54,9 @@ final class VCChild: @unchecked Sendable {
     /// ready line (or it exited with `auto_restart` off); nil otherwise.
     var broken: String? { lock.withLock { brokenWhy } }
 
+    /// Ready for requests (its ready line printed, not being killed).
+    var isUp: Bool { lock.withLock { ready && !killRequested && !stopped } }
+
     /// The environment damocles-worker gives its processors.
     var environment: [String: String] {
         var env = config.inheritEnvs ? ProcessInfo.processInfo.environment : [:]

@@ -13,6 +13,8 @@ public final class VCProcessorRunner: Runner, @unchecked Sendable {
     /// Bumped at every change a waiting job may care about (a slot freed, a child ready or broken).
     private var changes = 0
     private var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
+    private var wasAvailable = false
+    private var observer: (@Sendable () -> Void)?
 
     public init(kind: String, entries: [ProcessorConfig], logger: Logger) {
         self.kind = kind
@@ -32,14 +34,26 @@ public final class VCProcessorRunner: Runner, @unchecked Sendable {
         for child in children { await child.stop() }
     }
 
+    /// Some child has printed its ready line and is up: the slave claims jobs
+    /// of the kind only then, so none is claimed by a slave whose provers
+    /// cannot start (wrong or late ready line, no program) or are restarting.
+    public var available: Bool { children.contains { $0.isUp } }
+
+    /// `body` runs whenever `available` flips.
+    public func observe(_ body: @escaping @Sendable () -> Void) { lock.withLock { observer = body } }
+
     private func changed() {
-        let ready: [CheckedContinuation<Void, Never>] = lock.withLock {
+        let now = available
+        let (ready, notify): ([CheckedContinuation<Void, Never>], (@Sendable () -> Void)?) = lock.withLock {
             changes += 1
             let all = waiters.map(\.1)
             waiters.removeAll()
-            return all
+            let flipped = now != wasAvailable
+            wasAvailable = now
+            return (all, flipped ? observer : nil)
         }
         ready.forEach { $0.resume() }
+        notify?()
     }
 
     /// Returns once something changed after `seen`.

@@ -125,10 +125,14 @@ public actor SlaveDaemon {
 
     private func kindsWithFreeSlots() -> [String] {
         config.kinds.filter { kind in
+            guard runners[kind]?.available != false else { return false }
             guard let limit = config.processorSlots(kind) else { return true }
             return running.values.filter { $0.assignment.kind == kind }.count < limit
         }
     }
+
+    /// A runner became able (or unable) to take jobs: claim again.
+    public func runnersChanged() { slotFreed() }
 
     private func waitForSlot() async {
         await withCheckedContinuation { slotWaiters.append($0) }
