@@ -127,8 +127,10 @@ final class VCChild: @unchecked Sendable {
     }
 
     private func line(_ line: Data, gen: Int) {
-        let wasReady = lock.withLock { ready }
+        let (wasReady, dying) = lock.withLock { (ready, killRequested) }
         if !wasReady {
+            // Refused already: what it writes until the kill lands says nothing more.
+            if dying { return }
             guard VCProtocol.isReady(line, stage: stage) else {
                 let text = String(decoding: line.prefix(200), as: UTF8.self)
                 return fail(gen: gen, "printed \(text.debugDescription) where its ready line \"\(VCProtocol.readyLine(stage: stage))\" was due")
