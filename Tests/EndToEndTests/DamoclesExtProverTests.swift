@@ -196,8 +196,8 @@ final class DamoclesExtProverTests: XCTestCase {
         let setup = try await start(dbURL: dbURL)
         let manager = setup.manager
         do {
-            try setup.startSlave("s1")
-            try setup.startSlave("s2")
+            // A slave claims proofs once its prover is ready: both are, so both prove.
+            for name in ["s1", "s2"] { try await setup.startSlave(name).waitForLog(containing: "window_post processor ready") }
             var expected: [UInt64: String] = [:]
             var tasks: [UInt64: Data] = [:]
             for i in 1...4 {
