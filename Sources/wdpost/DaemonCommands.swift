@@ -65,11 +65,15 @@ struct SlaveDaemonCommand: AsyncParsableCommand {
         let cfg: SlaveConfig
         do { cfg = try SlaveConfig.load(path: config) } catch { throw fail("\(error)") }
         cfg.warnings.forEach { logger.warning("\($0)") }
-        let daemon = SlaveDaemon(config: cfg, logger: logger, runners: Runners.make(for: cfg))
+        let runners = Runners.make(for: cfg, logger: logger)
+        let daemon = SlaveDaemon(config: cfg, logger: logger, runners: runners)
+        Runners.observe(runners) { Task { await daemon.runnersChanged() } }
+        Runners.start(runners)
         let main = Task { try await daemon.run() }
         let stopper = Task {
             let sig = await signals.wait()
             logger.info("signal \(sig): shutting down")
+            Runners.windDown(runners)
             await daemon.stop()
             main.cancel()
         }
@@ -77,10 +81,12 @@ struct SlaveDaemonCommand: AsyncParsableCommand {
             try await main.value
         } catch {
             stopper.cancel()
+            await Runners.stop(runners)
             await daemon.close()
             throw fail("\(error)")
         }
         await stopper.value
+        await Runners.stop(runners)
         await daemon.close()
     }
 }

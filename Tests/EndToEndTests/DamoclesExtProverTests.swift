@@ -46,9 +46,25 @@ final class DamoclesExtProverTests: XCTestCase {
         var runs: [String] { ((try? String(contentsOf: countFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
         func runs(of sealed: String) -> Int { runs.filter { $0.hasSuffix(" " + sealed) }.count }
 
-        func startSlave(_ name: String, extra: String = "", kind: String = "window_post") throws {
-            try cluster.startSlave(name, concurrent: 2, extra: "kinds = []\n" + extra + "\n"
-                + ProverStandIn.processorBlock(script: prover, name: name, countFile: countFile.path, kind: kind))
+        /// A slave whose prover is the stand-in; `processors` replaces the one
+        /// default block (see `processorBlock`).
+        @discardableResult
+        func startSlave(_ name: String, extra: String = "", kind: String = "window_post", concurrent: Int = 2,
+                        processors: String? = nil, environment: [String: String] = [:]) throws -> Proc {
+            try cluster.startSlave(name, concurrent: concurrent, extra: "kinds = []\n" + extra + "\n"
+                + (processors ?? processorBlock(name: name, kind: kind)), environment: environment)
+        }
+
+        func processorBlock(name: String, kind: String = "window_post", slowSeconds: Double = 0, concurrent: Int = 2,
+                            envs: [String: String] = [:], extra: String = "") -> String {
+            ProverStandIn.processorBlock(script: prover, name: name, countFile: countFile.path, slowSeconds: slowSeconds,
+                                         kind: kind, concurrent: concurrent, envs: envs, extra: extra)
+        }
+
+        /// What the stand-ins recorded: starts and requests (see `ProverStandIn`).
+        var events: [[String: Any]] { ProverStandIn.events(countFile: countFile.path) }
+        func events(_ kind: String, of name: String? = nil) -> [[String: Any]] {
+            events.filter { $0["event"] as? String == kind && (name == nil || $0["name"] as? String == name) }
         }
 
         func admin() async throws -> AdminClient {
@@ -82,7 +98,10 @@ final class DamoclesExtProverTests: XCTestCase {
     }
 
     /// Starts the master as damocles-manager would and requires its ready line.
-    func start(dbURL: String = "sqlite://wdpost.db", extra: String = "", ready: String = "window_post processor ready\n") async throws -> Setup {
+    /// `task` replaces lines of the file's [task] section (e.g. a shorter
+    /// heartbeat_timeout, for tests of what happens on the slaves).
+    func start(dbURL: String = "sqlite://wdpost.db", extra: String = "", ready: String = "window_post processor ready\n",
+               task: [String: String] = [:]) async throws -> Setup {
         guard ProverStandIn.hasPython else { throw XCTSkip("the prover stand-in needs python3") }
         let cluster = try TestCluster(dbURL: dbURL)
         let masterDir = cluster.dir.appendingPathComponent("damocles")
@@ -90,7 +109,12 @@ final class DamoclesExtProverTests: XCTestCase {
         try FileManager.default.createDirectory(at: store.appendingPathComponent("sealed"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: masterDir, withIntermediateDirectories: true)
         let config = masterDir.appendingPathComponent("wdpost_master.toml")
-        try (Self.masterFile(dbURL: dbURL) + "\n" + extra).write(to: config, atomically: true, encoding: .utf8)
+        var file = Self.masterFile(dbURL: dbURL)
+        for (key, value) in task {
+            guard let line = file.range(of: "\(key) = '[^']*'", options: .regularExpression) else { throw TestFailure("no \(key) in the master file") }
+            file.replaceSubrange(line, with: "\(key) = '\(value)'")
+        }
+        try (file + "\n" + extra).write(to: config, atomically: true, encoding: .utf8)
         let manager = try DamoclesManager(binary: cluster.binary, config: config, logURL: cluster.dir.appendingPathComponent("master.log"))
         do {
             try await manager.requireReady(ready)
@@ -172,8 +196,8 @@ final class DamoclesExtProverTests: XCTestCase {
         let setup = try await start(dbURL: dbURL)
         let manager = setup.manager
         do {
-            try setup.startSlave("s1")
-            try setup.startSlave("s2")
+            // A slave claims proofs once its prover is ready: both are, so both prove.
+            for name in ["s1", "s2"] { try await setup.startSlave(name).waitForLog(containing: "window_post processor ready") }
             var expected: [UInt64: String] = [:]
             var tasks: [UInt64: Data] = [:]
             for i in 1...4 {

@@ -65,6 +65,68 @@ final class SlaveConfigTests: XCTestCase {
         assertRejected(try config("sector_paths = [\"slave.token\"]"), "\(toml): [slave] sector_paths: \"slave.token\": not a directory")
         assertRejected(try config("sector_paths = [\"\"]"), "\(toml): [slave] sector_paths: \"\": expected a directory path")
     }
+
+    /// A `[[processors.window_post]]` block as damocles-worker operators have
+    /// it starts unchanged and speaks vc-processors; other kinds stay one-shot
+    /// unless `protocol` says otherwise; keys of the other protocol are refused.
+    func testDamoclesWorkerProcessorBlocks() throws {
+        let toml = dir.appendingPathComponent("slave.toml").path
+        let block = """
+            [[processors.window_post]]
+            bin = "sh"
+            args = ["processor", "window_post"]
+            envs = { CUDA_VISIBLE_DEVICES = "0", TMPDIR = "/tmp/prover0" }
+            concurrent = 1
+            cgroup.cpuset = "0-15"
+            stable_wait = "2s"
+            auto_restart = false
+            inherit_envs = false
+            [[processors.window_post]]
+            bin = "sh"
+            envs = { CUDA_VISIBLE_DEVICES = "1", TMPDIR = "/tmp/prover1" }
+            concurrent = 2
+            [[processors.winning_post]]
+            bin = "sh"
+            [[processors.hash]]
+            bin = "sh"
+            [[processors.c2]]
+            bin = "sh"
+            protocol = "vc"
+            """
+        let config = try SlaveConfig.load(path: config("kinds = []", block))
+        let wd = config.processors.filter { $0.kind == "window_post" }
+        XCTAssertEqual(wd.map(\.protocol), [.vc, .vc])
+        XCTAssertEqual(wd.map(\.stableWait), [2_000_000, 5_000_000])
+        XCTAssertEqual(wd.map(\.autoRestart), [false, true])
+        XCTAssertEqual(wd.map(\.inheritEnvs), [false, true])
+        XCTAssertEqual(wd.first?.cpuset, "0-15")
+        XCTAssertEqual(wd.first?.envs, ["CUDA_VISIBLE_DEVICES": "0", "TMPDIR": "/tmp/prover0"])
+        XCTAssertEqual(config.processors.first { $0.kind == "winning_post" }?.protocol, .vc)
+        XCTAssertEqual(config.processors.first { $0.kind == "hash" }?.protocol, .oneshot)
+        XCTAssertEqual(config.processors.first { $0.kind == "c2" }?.protocol, .vc)
+        XCTAssertEqual(config.processorSlots("window_post"), 3, "one child per entry, each with its own concurrent")
+        XCTAssertEqual(config.processorSlots("hash"), 1)
+        XCTAssertNil(config.processorSlots("noop"))
+
+        let w = "\(toml): [[processors.window_post]]"
+        assertRejected(try self.config("kinds = []", "[[processors.window_post]]\nbin = \"sh\"\ntimeout = \"5s\""),
+                       "\(w): unknown key \"timeout\" (not with protocol = \"vc\": the master's [task] timeout aborts a job) (known: args, auto_restart, bin, cgroup, concurrent, envs, inherit_envs, protocol, stable_wait)")
+        assertRejected(try self.config("kinds = []", "[[processors.window_post]]\nbin = \"sh\"\nweight = 1"),
+                       "\(w): unknown key \"weight\" (known: args, auto_restart, bin, cgroup, concurrent, envs, inherit_envs, protocol, stable_wait)")
+        assertRejected(try self.config("kinds = []", "[[processors.hash]]\nbin = \"sh\"\nstable_wait = \"5s\""),
+                       "\(toml): [[processors.hash]]: unknown key \"stable_wait\" (only with protocol = \"vc\") (known: args, bin, cgroup, concurrent, envs, protocol, timeout)")
+        assertRejected(try self.config("kinds = []", "[[processors.window_post]]\nbin = \"sh\"\nprotocol = \"grpc\""),
+                       "\(w) protocol: expected \"vc\" (damocles' long-lived processors) or \"oneshot\" (a program per job)")
+        assertRejected(try self.config("kinds = []", "[[processors.window_post]]\nbin = \"sh\"\nstable_wait = 5"),
+                       "\(w) stable_wait: expected a duration string such as \"5s\"")
+        assertRejected(try self.config("kinds = []", "[[processors.window_post]]\nbin = \"sh\"\nauto_restart = \"yes\""),
+                       "\(w) auto_restart: expected true or false")
+        assertRejected(try self.config("kinds = []", "[[processors.window_post]]\nbin = \"sh\"\n[[processors.window_post]]\nbin = \"sh\"\nprotocol = \"oneshot\""),
+                       "\(w) protocol: every entry of one kind speaks one protocol (another says \"vc\")")
+        let missing = dir.appendingPathComponent("damocles-worker").path
+        assertRejected(try self.config("kinds = []", "[[processors.window_post]]\nbin = \"\(missing)\""),
+                       "\(w) bin: \(missing): No such file or directory")
+    }
 }
 
 /// `[dbc]` of a slave on a DBC compute node.

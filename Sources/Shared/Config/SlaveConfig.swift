@@ -10,6 +10,25 @@ public struct ProcessorConfig: Sendable {
     public var cpuset: String
     /// Kill the program and fail the attempt after this long (µs); 0 = no limit of its own.
     public var timeout: Int64
+    /// How the slave talks to it: a program per job, or damocles' long-lived processors.
+    public var `protocol`: ProcessorProtocol = .oneshot
+    /// vc: how long the ready line may take (µs), damocles' `stable_wait`.
+    public var stableWait: Int64 = 5_000_000
+    /// vc: start the child again (after 3 s) when it exits.
+    public var autoRestart = true
+    /// vc: start from the slave's environment (else from an empty one), then `envs`.
+    public var inheritEnvs = true
+
+    /// The kinds that speak vc-processors unless an entry says `protocol`.
+    public static let vcKinds = ["window_post", "winning_post"]
+}
+
+/// `protocol` of a `[[processors.KIND]]` entry.
+public enum ProcessorProtocol: String, Sendable {
+    /// One program per job: the input on stdin, the output from stdout, the exit status.
+    case oneshot
+    /// damocles' vc-processors: a long-lived child per entry, JSON lines matched by id.
+    case vc
 }
 
 /// `slave.toml`. Durations are microseconds.
@@ -82,6 +101,15 @@ public struct SlaveConfig: Sendable {
         return config
     }
 
+    /// Jobs of `kind` this slave runs at once, when processors run it: every
+    /// vc entry is a child with its own `concurrent`; a one-shot kind runs at
+    /// its first entry's.
+    public func processorSlots(_ kind: String) -> Int? {
+        let entries = processors.filter { $0.kind == kind }
+        guard let first = entries.first else { return nil }
+        return first.protocol == .vc ? entries.reduce(0) { $0 + $1.concurrent } : first.concurrent
+    }
+
     static func readSectorPaths(_ r: ConfigReader) throws -> [String] {
         try r.stringArray("slave", "sector_paths").map { entry in
             let what = "\(r.path): [slave] sector_paths: \"\(entry)\""
@@ -128,8 +156,33 @@ public struct SlaveConfig: Sendable {
             guard let entries = table[kind]?.array else { throw ConfigError("\(where_): expected an array of tables") }
             for entry in entries {
                 guard let t = entry.table else { throw ConfigError("\(where_): expected an array of tables") }
-                for key in t.keys where !["bin", "args", "envs", "concurrent", "cgroup", "timeout"].contains(key) {
-                    throw ConfigError("\(where_): unknown key \"\(key)\" (known: args, bin, cgroup, concurrent, envs, timeout)")
+                var proto: ProcessorProtocol = ProcessorConfig.vcKinds.contains(kind) ? .vc : .oneshot
+                if let p = t["protocol"] {
+                    guard let text = p.string, let chosen = ProcessorProtocol(rawValue: text) else {
+                        throw ConfigError("\(where_) protocol: expected \"vc\" (damocles' long-lived processors) or \"oneshot\" (a program per job)")
+                    }
+                    proto = chosen
+                }
+                let known = proto == .vc
+                    ? ["args", "auto_restart", "bin", "cgroup", "concurrent", "envs", "inherit_envs", "protocol", "stable_wait"]
+                    : ["args", "bin", "cgroup", "concurrent", "envs", "protocol", "timeout"]
+                for key in t.keys.sorted() where !known.contains(key) {
+                    let why = ["auto_restart", "inherit_envs", "stable_wait"].contains(key) ? " (only with protocol = \"vc\")"
+                        : key == "timeout" ? " (not with protocol = \"vc\": the master's [task] timeout aborts a job)" : ""
+                    throw ConfigError("\(where_): unknown key \"\(key)\"\(why) (known: \(known.joined(separator: ", ")))")
+                }
+                func flag(_ key: String) throws -> Bool {
+                    guard let v = t[key] else { return true }
+                    guard let b = v.bool else { throw ConfigError("\(where_) \(key): expected true or false") }
+                    return b
+                }
+                let autoRestart = try flag("auto_restart"), inheritEnvs = try flag("inherit_envs")
+                var stableWait: Int64 = 5_000_000
+                if let v = t["stable_wait"] {
+                    guard let text = v.string, let micros = try? DurationText.micros(text), micros > 0 else {
+                        throw ConfigError("\(where_) stable_wait: expected a duration string such as \"5s\"")
+                    }
+                    stableWait = micros
                 }
                 guard let bin = t["bin"]?.string, !bin.isEmpty else { throw ConfigError("\(where_) bin: expected the path of the program") }
                 let args = try (t["args"]?.array).map { try $0.map { v -> String in
@@ -171,12 +224,17 @@ public struct SlaveConfig: Sendable {
                 // Checked now: a missing program would otherwise fail every try of every job of the kind.
                 let found = locate(program)
                 guard found.path != nil else { throw ConfigError("\(where_) bin: \(found.why)") }
-                if !cpuset.isEmpty {
+                // A vc child joins the cgroup named in its environment itself; a one-shot one runs under taskset.
+                if !cpuset.isEmpty && proto == .oneshot {
                     let taskset = locate("taskset")
                     guard taskset.path != nil else { throw ConfigError("\(where_) cgroup.cpuset: needs taskset (util-linux): \(taskset.why)") }
                 }
+                if let other = result.first(where: { $0.kind == kind && $0.protocol != proto }) {
+                    throw ConfigError("\(where_) protocol: every entry of one kind speaks one protocol (another says \"\(other.protocol.rawValue)\")")
+                }
                 result.append(ProcessorConfig(kind: kind, bin: program, args: args, envs: envs, concurrent: concurrent,
-                                              cpuset: cpuset, timeout: timeout))
+                                              cpuset: cpuset, timeout: timeout, protocol: proto, stableWait: stableWait,
+                                              autoRestart: autoRestart, inheritEnvs: inheritEnvs))
             }
         }
         return result

@@ -38,40 +38,23 @@ final class SpawnedProcess: @unchecked Sendable {
 
     /// Starts `argv[0]` (looked up in PATH when it has no '/') in a new process group.
     static func start(argv: [String], environment: [String: String]) async throws -> SpawnedProcess {
-        try await Spawner.shared.run { try SpawnedProcess(argv: argv, environment: environment) }
+        let child = try await Spawner.shared.spawn(argv: argv, environment: environment)
+        do { return try SpawnedProcess(child) } catch {
+            kill(-child.pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
+            [child.stdin, child.stdout, child.stderr].forEach { close($0) }
+            throw error
+        }
     }
 
-    private init(argv: [String], environment: [String: String]) throws {
-        // Close-on-exec from birth: no processor another thread starts meanwhile
-        // (wd_spawn closes the rest, but not every fork in the slave is ours) can
-        // inherit an end and keep this child's stdin or stdout open.
-        var opened: [Int32] = []
-        func makePipe() throws -> (read: Int32, write: Int32) {
-            var fds: [Int32] = [0, 0]
-            let rc = wd_pipe_cloexec(&fds)
-            guard rc == 0 else {
-                let text = String(cString: strerror(rc))
-                opened.forEach { close($0) }
-                throw JobFailure("cannot create a pipe for \(argv[0]): \(text)")
-            }
-            opened += fds
-            return (fds[0], fds[1])
-        }
-        let input = try makePipe(), output = try makePipe(), errors = try makePipe(), wake = try makePipe()
-
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var child: Int32 = 0
-        let rc = wd_spawn(argv[0], cArgs, cEnv, input.read, output.write, errors.write, &child)
-        close(input.read); close(output.write); close(errors.write)
-        guard rc == 0 else {
-            [input.write, output.read, errors.read, wake.read, wake.write].forEach { close($0) }
-            throw JobFailure("cannot start \(argv[0]): \(String(cString: strerror(rc)))")
-        }
-        pid = child
-        stdinFD = input.write; stdoutFD = output.read; stderrFD = errors.read
-        wakeRead = wake.read; wakeWrite = wake.write
+    private init(_ child: PipedChild) throws {
+        var fds: [Int32] = [0, 0]
+        let rc = wd_pipe_cloexec(&fds)
+        guard rc == 0 else { throw JobFailure("cannot create a pipe: \(String(cString: strerror(rc)))") }
+        pid = child.pid
+        stdinFD = child.stdin; stdoutFD = child.stdout; stderrFD = child.stderr
+        wakeRead = fds[0]; wakeWrite = fds[1]
         for fd in [stdinFD, stdoutFD, stderrFD, wakeRead, wakeWrite] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
     }
 

@@ -36,6 +36,15 @@ final class Spawner: @unchecked Sendable {
         }
     }
 
+    /// Starts `argv[0]` (looked up in PATH when it has no '/') in a new process
+    /// group, its stdin, stdout and stderr pipes to the slave. Every end is
+    /// close-on-exec from birth: no processor another thread starts meanwhile
+    /// (wd_spawn closes the rest, but not every fork in the slave is ours) can
+    /// inherit an end and keep this child's stdin or stdout open.
+    func spawn(argv: [String], environment: [String: String]) async throws -> PipedChild {
+        try await run { try PipedChild(argv: argv, environment: environment) }
+    }
+
     /// Runs `body` on the spawner thread and returns its result.
     func run<T>(_ body: @escaping () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { cont in
@@ -44,5 +53,41 @@ final class Spawner: @unchecked Sendable {
             condition.signal()
             condition.unlock()
         }
+    }
+}
+
+/// A program just started by `Spawner.spawn`: its pid (also its process
+/// group's id) and the slave's ends of its three pipes, which the owner closes.
+struct PipedChild {
+    let pid: pid_t
+    let stdin: Int32, stdout: Int32, stderr: Int32
+
+    /// Only on the spawner thread (see `Spawner`).
+    fileprivate init(argv: [String], environment: [String: String]) throws {
+        var opened: [Int32] = []
+        func makePipe() throws -> (read: Int32, write: Int32) {
+            var fds: [Int32] = [0, 0]
+            let rc = wd_pipe_cloexec(&fds)
+            guard rc == 0 else {
+                let text = String(cString: strerror(rc))
+                opened.forEach { close($0) }
+                throw JobFailure("cannot create a pipe for \(argv[0]): \(text)")
+            }
+            opened += fds
+            return (fds[0], fds[1])
+        }
+        let input = try makePipe(), output = try makePipe(), errors = try makePipe()
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var child: Int32 = 0
+        let rc = wd_spawn(argv[0], cArgs, cEnv, input.read, output.write, errors.write, &child)
+        close(input.read); close(output.write); close(errors.write)
+        guard rc == 0 else {
+            [input.write, output.read, errors.read].forEach { close($0) }
+            throw JobFailure("cannot start \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        pid = child
+        stdin = input.write; stdout = output.read; stderr = errors.read
     }
 }

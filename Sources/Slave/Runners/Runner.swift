@@ -9,9 +9,14 @@ public protocol Runner: Sendable {
     /// can carry): a runner that can stop early (a processor) does; the others
     /// fail the attempt when their output is over it.
     func run(_ job: Assignment, outputLimit: Int) async throws -> Data
+    /// Whether the slave should claim jobs for it now: false while no
+    /// long-lived processor of the kind is ready.
+    var available: Bool { get }
 }
 
 extension Runner {
+    public var available: Bool { true }
+
     public func run(_ job: Assignment, outputLimit: Int) async throws -> Data {
         let output = try await run(job)
         if output.count > outputLimit { throw JobFailure("\(job.kind): \(OutputLimit.describe(bytes: output.count, limit: outputLimit))") }

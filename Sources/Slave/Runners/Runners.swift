@@ -1,9 +1,10 @@
+import Logging
 import Shared
 
 public enum Runners {
     /// The runner for every kind the slave's config names: built-in kernels,
     /// or the configured external processor.
-    public static func make(for config: SlaveConfig) -> [String: Runner] {
+    public static func make(for config: SlaveConfig, logger: Logger) -> [String: Runner] {
         var runners: [String: Runner] = [:]
         for kind in config.kinds {
             switch kind {
@@ -18,7 +19,29 @@ public enum Runners {
             default: break
             }
         }
-        for processor in config.processors { runners[processor.kind] = ProcessRunner(processor) }
+        for processor in config.processors where processor.protocol == .oneshot { runners[processor.kind] = ProcessRunner(processor) }
+        let vc = Dictionary(grouping: config.processors.filter { $0.protocol == .vc }, by: \.kind)
+        for (kind, entries) in vc { runners[kind] = VCProcessorRunner(kind: kind, entries: entries, logger: logger) }
         return runners
+    }
+
+    /// Starts the long-lived processors' children.
+    public static func start(_ runners: [String: Runner]) {
+        for case let runner as VCProcessorRunner in runners.values { runner.start() }
+    }
+
+    /// `body` runs when a runner becomes able or unable to take jobs.
+    public static func observe(_ runners: [String: Runner], _ body: @escaping @Sendable () -> Void) {
+        for case let runner as VCProcessorRunner in runners.values { runner.observe(body) }
+    }
+
+    /// Shutdown began: the long-lived processors' children are not restarted any more.
+    public static func windDown(_ runners: [String: Runner]) {
+        for case let runner as VCProcessorRunner in runners.values { runner.windDown() }
+    }
+
+    /// Kills the long-lived processors' children (their process groups), once no job runs.
+    public static func stop(_ runners: [String: Runner]) async {
+        for case let runner as VCProcessorRunner in runners.values { await runner.stop() }
     }
 }

@@ -134,10 +134,14 @@ public actor SlaveDaemon {
 
     private func kindsWithFreeSlots() -> [String] {
         config.kinds.filter { kind in
-            guard let limit = config.processors.first(where: { $0.kind == kind })?.concurrent else { return true }
+            guard runners[kind]?.available != false else { return false }
+            guard let limit = config.processorSlots(kind) else { return true }
             return running.values.filter { $0.assignment.kind == kind }.count < limit
         }
     }
+
+    /// A runner became able (or unable) to take jobs: claim again.
+    public func runnersChanged() { slotFreed() }
 
     private func waitForSlot() async {
         await withCheckedContinuation { slotWaiters.append($0) }
