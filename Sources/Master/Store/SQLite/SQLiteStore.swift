@@ -160,9 +160,19 @@ public final class SQLiteStore: SharedJobSQL {
         return ("\(ranges) ORDER BY \(order) LIMIT ?", read.rangeParams(limit: limit) + [.int(Int64(limit))])
     }
 
-    public func archive(finishedBefore: Int64) throws -> Int {
+    /// The ids first, then copy and delete exactly those (one writer: nothing
+    /// changes between), so each call is bounded by `limit`.
+    public func archive(finishedBefore: Int64, limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
         let finished = "state IN ('Succeed', 'Failed') AND finished_at > 0 AND finished_at < ?"
-        try db.run("INSERT OR REPLACE INTO jobs_archive SELECT * FROM jobs WHERE \(finished)", [.int(finishedBefore)])
-        return try db.run("DELETE FROM jobs WHERE \(finished)", [.int(finishedBefore)])
+        let ids = try db.query("SELECT id FROM jobs WHERE \(finished) LIMIT ?",
+                               [.int(finishedBefore), .int(JobSQL<SQLiteConnection>.sqlLimit(limit))]) { $0.text(0) }
+        return try JobSQL<SQLiteConnection>.chunked(ids).reduce(0) { moved, chunk in
+            let rows = JobSQL<SQLiteConnection>.padded(chunk)
+            let list = JobSQL<SQLiteConnection>.placeholders(rows.count)
+            let params = rows.map { SQLValue.text($0) } + [.int(finishedBefore)]
+            try db.run("INSERT OR REPLACE INTO jobs_archive SELECT * FROM jobs WHERE id IN (\(list)) AND \(finished)", params)
+            return moved + (try db.run("DELETE FROM jobs WHERE id IN (\(list)) AND \(finished)", params))
+        }
     }
 }

@@ -1,0 +1,51 @@
+import Foundation
+import Shared
+
+/// One periodic maintenance service of the master: what it is called in log
+/// lines, how long to wait between runs, and one run.
+protocol MaintenanceTask: Sendable {
+    /// As in "sweep (NAME) failed: …".
+    var name: String { get }
+    /// µs from the end of one run to the start of the next.
+    var interval: Int64 { get }
+    /// One sweep, to its end; returns the rows it changed.
+    func runOnce() async throws -> Int
+}
+
+/// How a sweep splits its work: at most `rows` rows per store operation (one
+/// transaction, short however large the backlog), each its own executor
+/// operation, so the claims and finishes queued meanwhile get their turn
+/// between two batches.
+struct MaintenanceBatches: Sendable {
+    var rows: Int
+
+    static let standard = MaintenanceBatches(rows: 1_000)
+
+    /// For scripts/bench.sh only: the batch size, or "unbounded" (the whole
+    /// sweep in one transaction), to measure what batching buys.
+    static let benchVariable = "WDPOST_BENCH_SWEEP_BATCH"
+
+    static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> MaintenanceBatches {
+        guard let text = env[benchVariable] else { return .standard }
+        if text == "unbounded" { return MaintenanceBatches(rows: .max) }
+        guard let rows = Int(text), rows > 0 else {
+            throw ConfigError("\(benchVariable)=\(text): expected a positive number of rows or \"unbounded\"")
+        }
+        return MaintenanceBatches(rows: rows)
+    }
+
+    /// Calls `batch` with the row limit until a call changes fewer rows than
+    /// that (nothing left, or the rest held by another master's sweep), and
+    /// returns the rows changed in all. Stops between batches when the task
+    /// is cancelled (the master is stopping).
+    func run(_ batch: (Int) async throws -> Int) async throws -> Int {
+        var total = 0
+        while !Task.isCancelled {
+            let done = try await batch(rows)
+            total += done
+            if done < rows { break }
+            await Task.yield()
+        }
+        return total
+    }
+}

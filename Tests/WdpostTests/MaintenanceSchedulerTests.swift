@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+@testable import Master
+import Shared
+import XCTest
+
+/// The maintenance scheduler against a fake task and a hand-driven clock:
+/// each task waits its own interval before each run, the next wait begins
+/// only when the run has ended (a failed run included), and stop ends the
+/// waits. No real time passes: every wait is released by the test.
+final class MaintenanceSchedulerTests: XCTestCase {
+    /// Waits that end only when the test releases them (or they are cancelled).
+    final class ManualClock: @unchecked Sendable {
+        struct Wait { let micros: Int64; let id: Int }
+        private let lock = NSLock()
+        private var pending: [Int: CheckedContinuation<Void, Error>] = [:]
+        private var nextID = 0
+        let waits: AsyncStream<Wait>
+        private let waitsIn: AsyncStream<Wait>.Continuation
+
+        init() { (waits, waitsIn) = AsyncStream.makeStream(of: Wait.self) }
+
+        func sleep(_ micros: Int64) async throws {
+            let id = lock.withLock { nextID += 1; return nextID }
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+                    lock.withLock { pending[id] = c }
+                    waitsIn.yield(Wait(micros: micros, id: id))
+                }
+            } onCancel: {
+                // Cancelled before or after the continuation was stored: resume it once, whichever.
+                let c = lock.withLock { pending.removeValue(forKey: id) }
+                c?.resume(throwing: CancellationError())
+            }
+        }
+
+        func release(_ wait: Wait) { lock.withLock { pending.removeValue(forKey: wait.id) }?.resume() }
+    }
+
+    final class FakeTask: MaintenanceTask, @unchecked Sendable {
+        let name: String
+        let interval: Int64
+        let failOnRun: Int
+        private let lock = NSLock()
+        private var active = 0
+        private(set) var runs = 0
+        private(set) var overlapped = false
+        let done: AsyncStream<Int>
+        private let doneIn: AsyncStream<Int>.Continuation
+
+        init(name: String, interval: Int64, failOnRun: Int = 0) {
+            self.name = name
+            self.interval = interval
+            self.failOnRun = failOnRun
+            (done, doneIn) = AsyncStream.makeStream(of: Int.self)
+        }
+
+        func runOnce() async throws -> Int {
+            let run = lock.withLock { active += 1; overlapped = overlapped || active > 1; runs += 1; return runs }
+            await Task.yield()
+            lock.withLock { active -= 1 }
+            doneIn.yield(run)
+            if run == failOnRun { throw ErrorMessage("run \(run) failed") }
+            return run
+        }
+    }
+
+    func testEachTaskWaitsItsIntervalBeforeEachRunAndStopEndsTheWaits() async throws {
+        let clock = ManualClock()
+        let a = FakeTask(name: "a", interval: 5_000_000, failOnRun: 2)
+        let b = FakeTask(name: "b", interval: 7_000_000)
+        let scheduler = MaintenanceScheduler(tasks: [a, b], logger: Logger(label: "test")) { try await clock.sleep($0) }
+        var waits = clock.waits.makeAsyncIterator()
+        var aDone = a.done.makeAsyncIterator()
+        scheduler.start()
+
+        // Both start by waiting, neither has run.
+        var first: [Int64: ManualClock.Wait] = [:]
+        for _ in 0..<2 {
+            let got = await waits.next()
+            let w = try XCTUnwrap(got)
+            first[w.micros] = w
+        }
+        XCTAssertEqual(Set(first.keys), [5_000_000, 7_000_000])
+        XCTAssertEqual(a.runs + b.runs, 0, "no run before its first interval")
+
+        // Releasing a's wait runs a once; then a waits its interval again. b still waits.
+        var next = try XCTUnwrap(first[5_000_000])
+        for run in 1...3 {
+            clock.release(next)
+            let finished = await aDone.next()
+            XCTAssertEqual(finished, run)
+            let wait = await waits.next()
+            next = try XCTUnwrap(wait)
+            XCTAssertEqual(next.micros, 5_000_000, "after run \(run) (run 2 failed), a waits its interval again")
+            XCTAssertEqual(a.runs, run)
+        }
+        XCTAssertEqual(b.runs, 0, "b's interval has not passed")
+        XCTAssertFalse(a.overlapped, "never two runs of one task at once")
+
+        scheduler.stop()
+        await scheduler.stopped()
+        XCTAssertEqual(a.runs, 3)
+        XCTAssertEqual(b.runs, 0, "a stopped scheduler runs nothing more")
+    }
+
+    func testBatchesRunUntilOneComesBackShort() async throws {
+        var calls: [Int] = []
+        var answers = [3, 3, 1, 3]
+        let total = try await MaintenanceBatches(rows: 3).run { limit in
+            calls.append(limit)
+            return answers.removeFirst()
+        }
+        XCTAssertEqual(total, 7)
+        XCTAssertEqual(calls, [3, 3, 3], "the short third batch ends the sweep")
+    }
+
+    func testTheBenchKnobTakesRowsOrUnboundedAndRefusesAnythingElse() throws {
+        XCTAssertEqual(try MaintenanceBatches.fromEnvironment([:]).rows, 1_000)
+        XCTAssertEqual(try MaintenanceBatches.fromEnvironment(["WDPOST_BENCH_SWEEP_BATCH": "unbounded"]).rows, .max)
+        XCTAssertEqual(try MaintenanceBatches.fromEnvironment(["WDPOST_BENCH_SWEEP_BATCH": "250"]).rows, 250)
+        for bad in ["0", "-4", "lots", ""] {
+            XCTAssertThrowsError(try MaintenanceBatches.fromEnvironment(["WDPOST_BENCH_SWEEP_BATCH": bad])) { error in
+                XCTAssertTrue("\(error)".contains("WDPOST_BENCH_SWEEP_BATCH=\(bad)"), "\(error)")
+            }
+        }
+    }
+}
