@@ -126,3 +126,50 @@ final class MaintenanceSchedulerTests: XCTestCase {
         }
     }
 }
+
+/// The sweeps on a real master service and SQLite store: a backlog larger
+/// than a batch goes in one executor operation (one transaction) per batch,
+/// so what queues meanwhile commits between two of them.
+final class MaintenanceSweepTests: XCTestCase {
+    func testEachBatchIsItsOwnExecutorOperation() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-sweep-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "s".write(to: dir.appendingPathComponent("slave.token"), atomically: true, encoding: .utf8)
+        try "a".write(to: dir.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
+        let path = dir.appendingPathComponent("master.toml")
+        try """
+            [server]
+            token_file = "slave.token"
+            admin_token_file = "admin.token"
+            """.write(to: path, atomically: true, encoding: .utf8)
+        let store = try SQLiteStore(path: dir.appendingPathComponent("t.db").path)
+        try store.migrate()
+        // 2,500 jobs that finished long ago (µs after the epoch), due for archive and lifetime.
+        let conformance = StoreConformance(store: store)
+        _ = try conformance.insert(Array(repeating: NewJob(kind: "noop"), count: 2_500))
+        try conformance.finishAll(try conformance.claim(limit: 2_500), now: 3_000)
+        let logger = Logger(label: "test")
+        let executor = StoreExecutor(store: store, logger: logger)
+        defer { executor.shutdown() }
+        let service = MasterService(config: try MasterConfig.load(path: path.path), executor: executor, logger: logger)
+        func operations() -> Int {
+            let text = service.metrics.dbLatency.render()
+            return Int(text.split(separator: "\n").first { $0.hasPrefix("wdpost_db_operation_seconds_count ") }?
+                .split(separator: " ").last ?? "") ?? -1
+        }
+        let batches = MaintenanceBatches(rows: 1_000)
+        let before = operations()
+        let archived = try await ArchiveSweep(service: service, batches: batches).runOnce()
+        XCTAssertEqual(archived, 2_500)
+        XCTAssertEqual(operations() - before, 3, "1,000 + 1,000 + 500: three operations")
+        let again = try await ArchiveSweep(service: service, batches: batches).runOnce()
+        XCTAssertEqual(again, 0)
+        let purged = operations()
+        let deleted = try await LifetimeSweep(service: service, batches: batches).runOnce()
+        XCTAssertEqual(deleted, 2_500)
+        XCTAssertEqual(operations() - purged, 3)
+        let left = try await executor.run { try $0.list(all: true).count }
+        XCTAssertEqual(left, 0)
+    }
+}
