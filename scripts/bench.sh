@@ -570,7 +570,7 @@ scn_backlog_archive() {
     local db=${DB:-sqlite} n=$ARCHIVE dir=$WORK/archive ready=50000 fill drain line t0 t1 longest moved
     [ "$n" -gt 0 ] || n=200000
     [ "$db" = mysql ] && mysql_ensure
-    start_master "$dir" "$db" 'should_archive = "1s"
+    start_master "$dir" "$db" 'should_archive = "3s"
 archive_job_interval = "1h"'
     log "backlog --archive: submitting and finishing $n jobs"
     fill=$(bench fill --admin-token-file "$WORK/admin.token" --jobs "$n" --batch "${BATCH:-10000}")
@@ -579,7 +579,10 @@ archive_job_interval = "1h"'
     log "archive drain: $drain"
     fill=$(bench fill --admin-token-file "$WORK/admin.token" --jobs "$ready" --batch "${BATCH:-10000}")
     stop_cluster
-    sleep 1.1 # every finished job is now past should_archive
+    # 3 s after the restart, when the archive begins, every job finished here
+    # is past should_archive (3 s) and none the claims below finish is: the
+    # sweep's cut-off is taken when it begins.
+    sleep 1.1
     sed -i 's/^archive_job_interval = .*/archive_job_interval = "3s"/' "$dir/master.toml"
     log "restarting the master (first archive 3 s after its start, sweep batch ${SWEEP_BATCH:-default})"
     launch_master "$dir"

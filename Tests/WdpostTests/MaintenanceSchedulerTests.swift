@@ -115,6 +115,17 @@ final class MaintenanceSchedulerTests: XCTestCase {
         XCTAssertEqual(calls, [3, 3, 3], "the short third batch ends the sweep")
     }
 
+    /// The sweep's batches share the cut-off its first one took.
+    func testACutOffIsTakenOnce() {
+        let calls = Locked(0)
+        let cutOff = SweepCutOff {
+            calls.update { $0 += 1 }
+            return Int64(1_000 * calls.value)
+        }
+        XCTAssertEqual([cutOff.get(), cutOff.get(), cutOff.get()], [1_000, 1_000, 1_000])
+        XCTAssertEqual(calls.value, 1)
+    }
+
     func testTheBenchKnobTakesRowsOrUnboundedAndRefusesAnythingElse() throws {
         XCTAssertEqual(try MaintenanceBatches.fromEnvironment([:]).rows, 1_000)
         XCTAssertEqual(try MaintenanceBatches.fromEnvironment(["WDPOST_BENCH_SWEEP_BATCH": "unbounded"]).rows, .max)

@@ -12,10 +12,11 @@ struct ArchiveSweep: MaintenanceTask {
 
     func runOnce() async throws -> Int {
         let age = service.config.task.shouldArchive
+        let cutOff = SweepCutOff { service.clock.now() - age }
         let moved = try await batches.run { limit in
             let started = DispatchTime.now().uptimeNanoseconds
             defer { service.metrics.observeMaintenanceBatch(name, since: started) }
-            return try await service.db { try $0.archive(finishedBefore: service.clock.now() - age, limit: limit) }
+            return try await service.db { try $0.archive(finishedBefore: cutOff.get(), limit: limit) }
         }
         if moved > 0 { service.logger.info("archived \(moved) finished job(s)") }
         return moved

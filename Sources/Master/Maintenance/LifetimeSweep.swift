@@ -14,10 +14,11 @@ struct LifetimeSweep: MaintenanceTask {
 
     func runOnce() async throws -> Int {
         let lifetime = service.config.task.jobLifetime
+        let cutOff = SweepCutOff { service.clock.now() - lifetime }
         let deleted = try await batches.run { limit in
             let started = DispatchTime.now().uptimeNanoseconds
             defer { service.metrics.observeMaintenanceBatch(name, since: started) }
-            return try await service.db { try $0.purge(createdBefore: service.clock.now() - lifetime, limit: limit) }
+            return try await service.db { try $0.purge(createdBefore: cutOff.get(), limit: limit) }
         }
         if deleted > 0 { service.logger.info("deleted \(deleted) finished job(s) older than job_lifetime") }
         return deleted

@@ -49,3 +49,23 @@ struct MaintenanceBatches: Sendable {
         return total
     }
 }
+
+/// A sweep's cut-off, taken on the store's clock (see `StoreClock`) inside its
+/// first batch and kept for the others: a sweep ends with what was due when
+/// it began, instead of chasing the jobs that come due while it runs.
+final class SweepCutOff: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64?
+    private let make: @Sendable () -> Int64
+
+    init(_ make: @escaping @Sendable () -> Int64) { self.make = make }
+
+    func get() -> Int64 {
+        lock.withLock {
+            if let value { return value }
+            let now = make()
+            value = now
+            return now
+        }
+    }
+}
