@@ -362,7 +362,7 @@ EOF
 # set from --sweep-batch.
 launch_master() {
     local dir=$1
-    WDPOST_LOG_LEVEL=$LOG_LEVEL ${SWEEP_BATCH:+WDPOST_BENCH_SWEEP_BATCH=$SWEEP_BATCH} \
+    env WDPOST_LOG_LEVEL="$LOG_LEVEL" ${SWEEP_BATCH:+WDPOST_BENCH_SWEEP_BATCH="$SWEEP_BATCH"} \
         "$BIN" master daemon -c "$dir/master.toml" >"$dir/master.out" 2>>"$dir/master.log" &
     MASTER_PID=$!
     PIDS+=("$MASTER_PID")

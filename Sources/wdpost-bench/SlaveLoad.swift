@@ -148,7 +148,8 @@ func slaves(_ o: Options) async throws {
 /// round trips. With `--until-file`, claims go on (up to `--count` each) until
 /// that file exists; with `--start-file` too, only the claims made after it
 /// appeared are reported as claim_*, those before as before_claim_* (the
-/// window is the one bench.sh marks: an archive sweep under way).
+/// window is the one bench.sh marks: an archive sweep under way); a claim
+/// counts in the window when it ends after the start file appeared.
 func claims(_ o: Options) async throws {
     let master = try o.address()
     let token = try o.token("token-file")
@@ -168,10 +169,12 @@ func claims(_ o: Options) async throws {
                 var emptyHere = 0
                 for i in 0..<(count + warmup) {
                     if exists(untilFile) { break }
-                    let during = startFile == nil || exists(startFile)
                     let t0 = monoMs()
                     let jobs = try await pull(client, max: 1, waitMs: 1000)
                     let t1 = monoMs()
+                    // By its end: a claim that began before the window and
+                    // waited into it (behind the sweep) belongs to the window.
+                    let during = startFile == nil || exists(startFile)
                     if jobs.isEmpty {
                         empty.add()
                         emptyHere += 1

@@ -14,8 +14,8 @@ protocol MaintenanceTask: Sendable {
 
 /// How a sweep splits its work: at most `rows` rows per store operation (one
 /// transaction, short however large the backlog), each its own executor
-/// operation, so the claims and finishes queued meanwhile get their turn
-/// between two batches.
+/// operation, with a rest between two, so the claims and finishes that
+/// arrive meanwhile get their turn.
 struct MaintenanceBatches: Sendable {
     var rows: Int
 
@@ -36,18 +36,28 @@ struct MaintenanceBatches: Sendable {
 
     /// Calls `batch` with the row limit until a call changes fewer rows than
     /// that (nothing left, or the rest held by another master's sweep), and
-    /// returns the rows changed in all. Stops between batches when the task
-    /// is cancelled (the master is stopping).
+    /// returns the rows changed in all. After each full batch it rests as
+    /// long as the batch took: the executor merges whatever is queued into
+    /// one transaction, so a claim queued beside the next batch would wait
+    /// for all of it; resting, the sweep leaves the store at least half the
+    /// time (on SQLite's single connection, all of it) to the requests that
+    /// arrive. Stops between batches when the task is cancelled (the master
+    /// is stopping).
     func run(_ batch: (Int) async throws -> Int) async throws -> Int {
         var total = 0
         while !Task.isCancelled {
+            let started = DispatchTime.now().uptimeNanoseconds
             let done = try await batch(rows)
             total += done
             if done < rows { break }
-            await Task.yield()
+            let took = DispatchTime.now().uptimeNanoseconds - started
+            do { try await Task.sleep(nanoseconds: min(took, Self.longestRest)) } catch { break }
         }
         return total
     }
+
+    /// However long a batch took, the rest after it stays under a second.
+    static let longestRest: UInt64 = 1_000_000_000
 }
 
 /// A sweep's cut-off, taken on the store's clock (see `StoreClock`) inside its

@@ -171,8 +171,9 @@ public final class SQLiteStore: SharedJobSQL {
             let rows = JobSQL<SQLiteConnection>.padded(chunk)
             let list = JobSQL<SQLiteConnection>.placeholders(rows.count)
             let params = rows.map { SQLValue.text($0) } + [.int(finishedBefore)]
-            try db.run("INSERT OR REPLACE INTO jobs_archive SELECT * FROM jobs WHERE id IN (\(list)) AND \(finished)", params)
-            return moved + (try db.run("DELETE FROM jobs WHERE id IN (\(list)) AND \(finished)", params))
+            let picked = "id IN (\(list)) AND \(sql.dialect.recheck(finished))"
+            try db.run("INSERT OR REPLACE INTO jobs_archive SELECT * FROM jobs WHERE \(picked)", params)
+            return moved + (try db.run("DELETE FROM jobs WHERE \(picked)", params))
         }
     }
 }
