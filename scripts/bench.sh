@@ -362,6 +362,8 @@ EOF
 # set from --sweep-batch.
 launch_master() {
     local dir=$1
+    # Gone first: a relaunch must not find the previous master's address line.
+    rm -f "$dir/master.out"
     env WDPOST_LOG_LEVEL="$LOG_LEVEL" ${SWEEP_BATCH:+WDPOST_BENCH_SWEEP_BATCH="$SWEEP_BATCH"} \
         "$BIN" master daemon -c "$dir/master.toml" >"$dir/master.out" 2>>"$dir/master.log" &
     MASTER_PID=$!
