@@ -1,13 +1,13 @@
 import Foundation
 import Logging
+import NIOCore
 
 /// Runs each maintenance task every `interval`, never two runs of one task at
 /// once (the next wait starts when a run ends). A failed run is logged and
 /// the task runs again at its next turn. Several masters may run the same
 /// tasks on one database: each sweep's changes are conditional.
 final class MaintenanceScheduler: @unchecked Sendable {
-    /// Waits the given µs; throws when cancelled. Injected by tests.
-    typealias Sleep = @Sendable (Int64) async throws -> Void
+    typealias Sleep = MaintenanceSleep
 
     let tasks: [MaintenanceTask]
     private let logger: Logger
@@ -15,20 +15,20 @@ final class MaintenanceScheduler: @unchecked Sendable {
     private let lock = NSLock()
     private var loops: [Task<Void, Never>] = []
 
-    init(tasks: [MaintenanceTask], logger: Logger,
-         sleep: @escaping Sleep = { try await Task.sleep(nanoseconds: UInt64(max(0, $0)) * 1_000) }) {
+    init(tasks: [MaintenanceTask], logger: Logger, sleep: @escaping Sleep = taskSleep) {
         self.tasks = tasks
         self.logger = logger
         self.sleep = sleep
     }
 
     /// The master's sweeps: timeouts, archive and lifetime.
-    static func forMaster(_ service: MasterService) throws -> MaintenanceScheduler {
-        let batches = try MaintenanceBatches.fromEnvironment()
+    static func forMaster(_ service: MasterService, on loop: EventLoop) throws -> MaintenanceScheduler {
+        var batches = try MaintenanceBatches.fromEnvironment()
+        batches.sleep = eventLoopSleep(loop)
         return MaintenanceScheduler(tasks: [TimeoutSweep(service: service, batches: batches),
                                             ArchiveSweep(service: service, batches: batches),
                                             LifetimeSweep(service: service, batches: batches)],
-                                    logger: service.logger)
+                                    logger: service.logger, sleep: batches.sleep)
     }
 
     func start() {

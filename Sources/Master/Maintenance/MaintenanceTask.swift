@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Shared
 
 /// One periodic maintenance service of the master: what it is called in log
@@ -12,12 +13,34 @@ protocol MaintenanceTask: Sendable {
     func runOnce() async throws -> Int
 }
 
+/// Waits the given µs; throws when cancelled.
+typealias MaintenanceSleep = @Sendable (Int64) async throws -> Void
+
+/// Swift's own timer (tests).
+let taskSleep: MaintenanceSleep = { try await Task.sleep(nanoseconds: UInt64(max(0, $0)) * 1_000) }
+
+/// The master's waits: timers of a NIO event loop, on the same monotonic
+/// clock as the rest of the master (a process whose clock is shifted, as with
+/// libfaketime in the clock-skew test, waited 90 s too long on Swift's timer).
+func eventLoopSleep(_ loop: EventLoop) -> MaintenanceSleep {
+    { micros in
+        let scheduled = loop.scheduleTask(in: .microseconds(max(0, micros))) {}
+        try await withTaskCancellationHandler {
+            try await scheduled.futureResult.get()
+        } onCancel: {
+            scheduled.cancel()
+        }
+    }
+}
+
 /// How a sweep splits its work: at most `rows` rows per store operation (one
 /// transaction, short however large the backlog), each its own executor
 /// operation, with a rest between two, so the claims and finishes that
 /// arrive meanwhile get their turn.
 struct MaintenanceBatches: Sendable {
     var rows: Int
+    /// How the rest between two batches is waited (see `MaintenanceSleep`).
+    var sleep: MaintenanceSleep = taskSleep
 
     static let standard = MaintenanceBatches(rows: 1_000)
 
@@ -51,7 +74,7 @@ struct MaintenanceBatches: Sendable {
             total += done
             if done < rows { break }
             let took = DispatchTime.now().uptimeNanoseconds - started
-            do { try await Task.sleep(nanoseconds: min(took, Self.longestRest)) } catch { break }
+            do { try await sleep(Int64(min(took, Self.longestRest) / 1_000)) } catch { break }
         }
         return total
     }

@@ -78,7 +78,7 @@ public final class MasterDaemon: @unchecked Sendable {
             throw ConfigError("cannot listen on \(listen): \(error)")
         }
         self.channel = channel
-        let sweeper = try MaintenanceScheduler.forMaster(service)
+        let sweeper = try MaintenanceScheduler.forMaster(service, on: group.next())
         sweeper.start()
         self.sweeper = sweeper
         service.dbc.start(on: group.next())

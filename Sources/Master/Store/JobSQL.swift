@@ -237,10 +237,9 @@ struct JobSQL<Connection: SQLConnection> {
     /// lifetime is stuck, and stays to be seen (the archive holds finished
     /// jobs only). Live jobs go first, then archived ones, `limit` in all.
     func purge(createdBefore: Int64, limit: Int) throws -> Int {
-        let live = try deleteSelected(from: "jobs", where: "created_at < ? AND state IN ('Succeed', 'Failed')",
-                                      [.int(createdBefore)], limit: limit)
+        let live = try deleteSelected(from: "jobs", where: Self.purgeLive, [.int(createdBefore)], limit: limit)
         guard live < limit else { return live }
-        return live + (try deleteSelected(from: "jobs_archive", where: "created_at < ?", [.int(createdBefore)], limit: limit - live))
+        return live + (try deleteSelected(from: "jobs_archive", where: Self.purgeArchived, [.int(createdBefore)], limit: limit - live))
     }
 
     /// Deletes at most `limit` rows of `table` matching `condition`: their
@@ -252,11 +251,18 @@ struct JobSQL<Connection: SQLConnection> {
                                params + [.int(Self.sqlLimit(limit))]) { $0.text(0) }
         return try Self.chunked(ids).reduce(0) { n, chunk in
             let rows = Self.padded(chunk)
-            return n + (try db.run("""
-                \(dialect.delete(from: table)) WHERE id IN (\(Self.placeholders(rows.count))) AND \(dialect.recheck(condition))
-                """, rows.map { .text($0) } + params))
+            return n + (try db.run(deleteByID(from: table, where: condition, ids: rows.count), rows.map { .text($0) } + params))
         }
     }
+
+    /// Deletes `n` rows of `table` by id, each still matching `condition`.
+    func deleteByID(from table: String, where condition: String, ids n: Int) -> String {
+        "\(dialect.delete(from: table)) WHERE id IN (\(Self.placeholders(n))) AND \(dialect.recheck(condition))"
+    }
+
+    /// The lifetime sweep's conditions, live and archived.
+    static var purgeLive: String { "created_at < ? AND state IN ('Succeed', 'Failed')" }
+    static var purgeArchived: String { "created_at < ?" }
 
     func hasReady(kinds: [String], now: Int64) throws -> Bool {
         guard !kinds.isEmpty else { return false }
