@@ -20,8 +20,9 @@ typealias MaintenanceSleep = @Sendable (Int64) async throws -> Void
 let taskSleep: MaintenanceSleep = { try await Task.sleep(nanoseconds: UInt64(max(0, $0)) * 1_000) }
 
 /// The master's waits: timers of a NIO event loop, on the same monotonic
-/// clock as the rest of the master (a process whose clock is shifted, as with
-/// libfaketime in the clock-skew test, waited 90 s too long on Swift's timer).
+/// clock as the rest of the master. Swift's timer does not agree with it in a
+/// process whose clock is shifted (libfaketime, in the clock-skew test): it
+/// waits the shift on top.
 func eventLoopSleep(_ loop: EventLoop) -> MaintenanceSleep {
     { micros in
         let scheduled = loop.scheduleTask(in: .microseconds(max(0, micros))) {}
