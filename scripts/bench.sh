@@ -10,6 +10,8 @@
 #   scripts/bench.sh latency    [--db sqlite|mysql] [--jobs 200]
 #   scripts/bench.sh scale      [--slaves 1000] [--duration 30]
 #   scripts/bench.sh backlog    [--db sqlite|mysql] [--jobs 1000000] [--blocked 0]
+#   scripts/bench.sh backlog    --archive N [--db sqlite|mysql] [--sweep-batch unbounded]
+#                               (claim latency while the first archive of N finished jobs runs)
 #   scripts/bench.sh failover   [--heartbeat-timeout 5s] [--runs 3]
 #   scripts/bench.sh kernels    [MERKLE_MIB [N]]   (the C kernels against openssl and numpy: scripts/bench_kernels.sh)
 #   scripts/bench.sh statements [--jobs 20000] [--rows 32]  (each MariaDB statement of the job path alone: scripts/bench_statements.sh)
@@ -51,6 +53,10 @@ Options (each scenario reads those that apply to it):
   --keep-ready N           backlog: jobs left unfinished for `wdpost list` (default 1000)
   --blocked N              backlog: N jobs of a kind no slave runs, submitted first (ahead of the
                            rest in claim order), which every claim must pass over (default 0)
+  --archive N              backlog: instead, N finished jobs past should_archive when the master
+                           starts; claims timed while its first archive sweep runs (200000 if 0 given)
+  --sweep-batch N|unbounded backlog --archive: rows per sweep batch (the master's 1000 unless given;
+                           "unbounded": the whole archive in one transaction, for comparison)
   --heartbeat-timeout DUR  failover: task.heartbeat_timeout (default 5s)
   --heartbeat-interval DUR failover: the slaves' heartbeat_interval (default 1s)
   --retry-interval DUR     failover: task.retry_job_interval (default 0s)
@@ -76,6 +82,7 @@ esac
 
 DB="" MYSQL_URL=${WDPOST_BENCH_MYSQL_URL:-} JOBS="" SLAVES="" WORKERS="" CONCURRENT=1 BATCH="" RUNS=""
 PULL_INTERVAL=10s DURATION="" HEARTBEAT_MS=10000 PULL_WAIT_MS=10000 CLAIMS=2000 KEEP_READY=1000 BLOCKED=0
+ARCHIVE="" SWEEP_BATCH=""
 HB_TIMEOUT=5s HB_INTERVAL=1s RETRY_INTERVAL=0s LOG_LEVEL=info PERF=0 BUILD=1 KEEP=${WDPOST_BENCH_KEEP:-0}
 while [ $# -gt 0 ]; do
     opt=$1
@@ -103,6 +110,8 @@ while [ $# -gt 0 ]; do
         --claims) CLAIMS=$val ;;
         --keep-ready) KEEP_READY=$val ;;
         --blocked) BLOCKED=$val ;;
+        --archive) ARCHIVE=$val ;;
+        --sweep-batch) SWEEP_BATCH=$val ;;
         --heartbeat-timeout) HB_TIMEOUT=$val ;;
         --heartbeat-interval) HB_INTERVAL=$val ;;
         --retry-interval) RETRY_INTERVAL=$val ;;
@@ -112,9 +121,12 @@ while [ $# -gt 0 ]; do
     shift 2
 done
 case "${DB:-sqlite}" in sqlite|mysql) ;; *) echo "bench: --db $DB: expected sqlite or mysql" >&2; exit 2 ;; esac
-for n in "$JOBS" "$SLAVES" "$WORKERS" "$CONCURRENT" "$BATCH" "$RUNS" "$DURATION" "$HEARTBEAT_MS" "$PULL_WAIT_MS" "$CLAIMS" "$KEEP_READY" "$BLOCKED"; do
+for n in "$JOBS" "$SLAVES" "$WORKERS" "$CONCURRENT" "$BATCH" "$RUNS" "$DURATION" "$HEARTBEAT_MS" "$PULL_WAIT_MS" "$CLAIMS" "$KEEP_READY" "$BLOCKED" "$ARCHIVE"; do
     [[ -z "$n" || "$n" =~ ^[0-9]+$ ]] || { echo "bench: \"$n\" is not a whole number" >&2; exit 2; }
 done
+
+[[ -z "$SWEEP_BATCH" || "$SWEEP_BATCH" = unbounded || "$SWEEP_BATCH" =~ ^[1-9][0-9]*$ ]] ||
+    { echo "bench: --sweep-batch $SWEEP_BATCH: expected a positive number of rows or unbounded" >&2; exit 2; }
 
 log() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -339,10 +351,25 @@ $task
 [metrics]
 listen = "127.0.0.1:0"
 EOF
-    WDPOST_LOG_LEVEL=$LOG_LEVEL "$BIN" master daemon -c "$dir/master.toml" >"$dir/master.out" 2>"$dir/master.log" &
+    launch_master "$dir"
+    if [ "$db" = mysql ] && [ "$MYSQL_OWN" = 0 ]; then
+        admin remove-all --really-do-it >/dev/null
+    fi
+}
+
+# launch_master DIR: the master of DIR/master.toml (again, after stop_cluster).
+# WDPOST_BENCH_SWEEP_BATCH, read by the master for this benchmark only, is
+# set from --sweep-batch.
+launch_master() {
+    local dir=$1
+    # Gone first: a relaunch must not find the previous master's address line.
+    rm -f "$dir/master.out"
+    env WDPOST_LOG_LEVEL="$LOG_LEVEL" ${SWEEP_BATCH:+WDPOST_BENCH_SWEEP_BATCH="$SWEEP_BATCH"} \
+        "$BIN" master daemon -c "$dir/master.toml" >"$dir/master.out" 2>>"$dir/master.log" &
     MASTER_PID=$!
     PIDS+=("$MASTER_PID")
     if ! wait_for_line "$dir/master.out" "listening on" "$MASTER_PID" 60; then
+        [ ! -s "$dir/master.log" ] || tail -n 5 "$dir/master.log" >&2
         if grep -q "supports sqlite:// only" "$dir/master.log"; then
             die "this wdpost build has no MariaDB store yet; use --db sqlite"
         fi
@@ -350,9 +377,6 @@ EOF
     fi
     MASTER_ADDR=$(sed -n 's/^wdpost master listening on //p' "$dir/master.out" | head -n 1)
     METRICS_URL=$(sed -n 's/.*status page on //p' "$dir/master.out" | head -n 1)
-    if [ "$db" = mysql ] && [ "$MYSQL_OWN" = 0 ]; then
-        admin remove-all --really-do-it >/dev/null
-    fi
 }
 
 admin() { "$BIN" "$@" --master "$MASTER_ADDR" --token-file "$WORK/admin.token"; }
@@ -537,7 +561,61 @@ scn_scale() {
     echo "scenario=scale db=$db heartbeat_ms=$HEARTBEAT_MS pull_wait_ms=$PULL_WAIT_MS $line"
 }
 
+# backlog --archive N: N jobs submitted and finished under a master whose
+# archive sweep is an hour away, READY more left ready; the master restarts
+# (as after an upgrade) with archive_job_interval = 3s, emulated slaves claim
+# one job at a time throughout, and the claims made while the first archive
+# runs (from 3 s after the start to its "archived N finished job(s)" line)
+# are timed apart from those before it. longest_tx_ms: the sweep's longest
+# batch, queueing to commit, from the master's metrics.
+scn_backlog_archive() {
+    local db=${DB:-sqlite} n=$ARCHIVE dir=$WORK/archive ready=50000 fill drain line t0 t1 longest moved
+    [ "$n" -gt 0 ] || n=200000
+    [ "$db" = mysql ] && mysql_ensure
+    start_master "$dir" "$db" 'should_archive = "3s"
+archive_job_interval = "1h"'
+    log "backlog --archive: submitting and finishing $n jobs"
+    fill=$(bench fill --admin-token-file "$WORK/admin.token" --jobs "$n" --batch "${BATCH:-10000}")
+    log "archive fill: $fill"
+    drain=$(bench drain --token-file "$WORK/slave.token" --jobs "$n")
+    log "archive drain: $drain"
+    fill=$(bench fill --admin-token-file "$WORK/admin.token" --jobs "$ready" --batch "${BATCH:-10000}")
+    stop_cluster
+    # 3 s after the restart, when the archive begins, every job finished here
+    # is past should_archive (3 s) and none the claims below finish is: the
+    # sweep's cut-off is taken when it begins.
+    sleep 1.1
+    sed -i 's/^archive_job_interval = .*/archive_job_interval = "3s"/' "$dir/master.toml"
+    log "restarting the master (first archive 3 s after its start, sweep batch ${SWEEP_BATCH:-default})"
+    launch_master "$dir"
+    t0=$(now_us)
+    rm -f "$dir/start" "$dir/until"
+    bench claims --token-file "$WORK/slave.token" --connections 4 --count 1000000 --warmup 5 \
+        --start-file "$dir/start" --until-file "$dir/until" >"$dir/claims.out" &
+    local claims_pid=$!
+    PIDS+=("$claims_pid")
+    sleep "$(awk -v t="$t0" -v now="$(now_us)" 'BEGIN { d = 3 - (now - t) / 1e6; print (d > 0 ? d : 0) }')"
+    touch "$dir/start"
+    t0=$(now_us)
+    wait_for_line "$dir/master.log" "archived [0-9]* finished job" "$MASTER_PID" 3600 || die "the archive did not finish"
+    t1=$(now_us)
+    touch "$dir/until"
+    wait "$claims_pid" || die "the claims client failed"
+    forget_pid "$claims_pid"
+    line=$(cat "$dir/claims.out")
+    moved=$(sed -n 's/.*archived \([0-9]*\) finished job.*/\1/p' "$dir/master.log" | head -n 1)
+    longest=$(curl -fsS "${METRICS_URL%/}/metrics" | sed -n 's/^wdpost_maintenance_longest_batch_seconds{sweep="archive"} //p')
+    stop_cluster
+    echo "scenario=backlog db=$db archive=$n sweep_batch=${SWEEP_BATCH:-1000} archived=$moved" \
+        "archive_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')" \
+        "claims=$(getkv "$line" claims) claim_p50_ms=$(getkv "$line" claim_p50_ms) claim_p99_ms=$(getkv "$line" claim_p99_ms)" \
+        "claim_max_ms=$(getkv "$line" claim_max_ms)" \
+        "longest_tx_ms=$(awk -v s="${longest:-nan}" 'BEGIN { printf "%.1f", s * 1000 }')" \
+        "before_claim_p50_ms=$(getkv "$line" before_claim_p50_ms) before_claim_p99_ms=$(getkv "$line" before_claim_p99_ms)"
+}
+
 scn_backlog() {
+    if [ -n "$ARCHIVE" ]; then scn_backlog_archive; return; fi
     local db=${DB:-sqlite} jobs=${JOBS:-1000000} dir=$WORK/backlog fill claim drain hist list rows t0 t1 rpc
     [ "$db" = mysql ] && mysql_ensure
     local left=$((CLAIMS + KEEP_READY + 40))

@@ -143,37 +143,68 @@ func slaves(_ o: Options) async throws {
     emit(out)
 }
 
-/// `claims`: one emulated slave claims jobs one at a time and finishes each at
-/// once; reports the pull (claim) and finish round trips.
+/// `claims`: emulated slaves (`--connections`, default one) claim jobs one
+/// at a time and finish each at once; reports the pull (claim) and finish
+/// round trips. With `--until-file`, claims go on (up to `--count` each) until
+/// that file exists; with `--start-file` too, only the claims made after it
+/// appeared are reported as claim_*, those before as before_claim_* (the
+/// window is the one bench.sh marks: an archive sweep under way); a claim
+/// counts in the window when it ends after the start file appeared.
 func claims(_ o: Options) async throws {
     let master = try o.address()
     let token = try o.token("token-file")
     let count = try o.int("count", 2000, min: 1)
     let warmup = try o.int("warmup", 20, min: 0)
+    let connections = try o.int("connections", 1, min: 1)
+    let startFile = o.optionalString("start-file")
+    let untilFile = o.optionalString("until-file")
     try o.checkAllUsed()
-    let client = try await connectSlave(master, token: token, name: "bench-claimer", concurrent: 1)
-    var claim = Samples(), finish = Samples()
-    var empty = 0
-    for i in 0..<(count + warmup) {
-        let t0 = monoMs()
-        let jobs = try await pull(client, max: 1, waitMs: 1000)
-        let t1 = monoMs()
-        if jobs.isEmpty {
-            empty += 1
-            if empty >= 3 { break }
-            continue
+    let exists: (String?) -> Bool = { path in path.map { FileManager.default.fileExists(atPath: $0) } ?? false }
+    let claim = SharedSamples(), finish = SharedSamples(), before = SharedSamples()
+    let empty = Counter()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for c in 0..<connections {
+            group.addTask {
+                let client = try await connectSlave(master, token: token, name: "bench-claimer-\(c)", concurrent: 1)
+                var emptyHere = 0
+                for i in 0..<(count + warmup) {
+                    if exists(untilFile) { break }
+                    let t0 = monoMs()
+                    let jobs = try await pull(client, max: 1, waitMs: 1000)
+                    let t1 = monoMs()
+                    // By its end: a claim that began before the window and
+                    // waited into it (behind the sweep) belongs to the window.
+                    let during = startFile == nil || exists(startFile)
+                    if jobs.isEmpty {
+                        empty.add()
+                        emptyHere += 1
+                        if emptyHere >= 3 { break }
+                        continue
+                    }
+                    try await finishAll(client, jobs)
+                    let t2 = monoMs()
+                    guard i >= warmup else { continue }
+                    if during {
+                        claim.add(t1 - t0)
+                        finish.add(t2 - t1)
+                    } else {
+                        before.add(t1 - t0)
+                    }
+                }
+                await client.close()
+            }
         }
-        try await finishAll(client, jobs)
-        let t2 = monoMs()
-        if i >= warmup {
-            claim.add(t1 - t0)
-            finish.add(t2 - t1)
-        }
+        try await group.waitForAll()
     }
-    await client.close()
-    emit([("claims", "\(claim.count)"), ("claim_p50_ms", fmt(claim.percentile(50))), ("claim_p99_ms", fmt(claim.percentile(99))),
-          ("claim_max_ms", fmt(claim.max)), ("finish_p50_ms", fmt(finish.percentile(50))), ("finish_p99_ms", fmt(finish.percentile(99))),
-          ("empty_pulls", "\(empty)")])
+    let (c, f, b) = (claim.snapshot, finish.snapshot, before.snapshot)
+    var pairs = [("claims", "\(c.count)"), ("claim_p50_ms", fmt(c.percentile(50))), ("claim_p99_ms", fmt(c.percentile(99))),
+                 ("claim_max_ms", fmt(c.max)), ("finish_p50_ms", fmt(f.percentile(50))), ("finish_p99_ms", fmt(f.percentile(99))),
+                 ("empty_pulls", "\(empty.value)")]
+    if startFile != nil {
+        pairs += [("before_claims", "\(b.count)"), ("before_claim_p50_ms", fmt(b.percentile(50))),
+                  ("before_claim_p99_ms", fmt(b.percentile(99)))]
+    }
+    emit(pairs)
 }
 
 /// `drain`: emulated slaves claim and finish `jobs` jobs in big batches

@@ -21,7 +21,7 @@ let usage = """
       slaves      --token-file F --count S [--heartbeat-ms 10000] [--pull-wait-ms 10000] [--duration 30]
                   [--settle 3] [--master-pid PID] [--concurrent 1] [--connect-parallel 32] [--name-prefix P]
                   S emulated slaves; the master's CPU share and peak RSS over the window
-      claims      --token-file F [--count 2000] [--warmup 20]
+      claims      --token-file F [--count 2000] [--warmup 20] [--connections 1] [--start-file F] [--until-file F]
                   claim one job at a time and finish it: claim (pull) round trip p50/p99
       drain       --token-file F --jobs N [--max 1000] [--connections 2]
                   claim and finish N jobs in big batches

@@ -296,6 +296,44 @@ final class MariaDBStoreTests: XCTestCase {
         XCTAssertEqual(try a.db.query("SELECT COUNT(*) FROM jobs") { $0.int(0) }, [0])
     }
 
+    /// Two masters sweeping one backlog in batches at once, as the
+    /// maintenance tasks do (each batch its own transaction, repeated until a
+    /// batch comes back short): every finished job is archived once, none
+    /// fails on a duplicate, and the lifetime sweep then deletes each once.
+    func testConcurrentBatchedSweepsMoveEachRowOnce() throws {
+        let a = try freshStore()
+        let b = try MariaDBStore(url: a.db.url)
+        // A wait on the other master's rows, instead of skipping them, fails fast.
+        for store in [a, b] { try store.db.exec("SET SESSION innodb_lock_wait_timeout = 2") }
+        let conformance = StoreConformance(store: a)
+        _ = try conformance.insert(Array(repeating: NewJob(kind: "noop"), count: 1_200))
+        let claimed = try conformance.claim(limit: 1_200, now: 2_000)
+        XCTAssertEqual(claimed.count, 1_200)
+        try conformance.finishAll(claimed, now: 3_000)
+        func sweepTogether(_ batch: @escaping (MariaDBStore) throws -> Int) -> Int {
+            let done = Locked(0)
+            let errors = ErrorBox()
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                let store = i == 0 ? a : b
+                do {
+                    while true {
+                        let n = try StoreConformance(store: store).tx { try batch(store) }
+                        done.update { $0 += n }
+                        if n == 0 { break }
+                    }
+                } catch { errors.add(error) }
+            }
+            XCTAssertEqual(errors.all.map { "\($0)" }, [])
+            return done.value
+        }
+        XCTAssertEqual(sweepTogether { try $0.archive(finishedBefore: 5_000, limit: 100) }, 1_200, "each job archived once")
+        XCTAssertEqual(try a.db.query("SELECT COUNT(*) FROM jobs") { $0.int(0) }, [0])
+        XCTAssertEqual(try a.db.query("SELECT COUNT(*) FROM jobs_archive") { $0.int(0) }, [1_200])
+        XCTAssertEqual(Set(try conformance.tx { try a.list(all: true) }.map(\.id)), Set(claimed.map(\.id)))
+        XCTAssertEqual(sweepTogether { try $0.purge(createdBefore: 1 << 60, limit: 100) }, 1_200, "each job deleted once")
+        XCTAssertEqual(try a.db.query("SELECT COUNT(*) FROM jobs_archive") { $0.int(0) }, [0])
+    }
+
     func testErrorsAreTypedAndNeverShowThePassword() throws {
         let url = try TestMariaDB.url()
         var wrong = url

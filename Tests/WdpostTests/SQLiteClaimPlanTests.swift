@@ -27,4 +27,25 @@ final class SQLiteClaimPlanTests: XCTestCase {
             }
         }
     }
+
+    /// A sweep's batch copies and deletes its rows by primary key: without
+    /// statistics SQLite would take the state or created_at index for the
+    /// re-checked condition and walk every finished row for each statement.
+    func testSweepBatchesGoByPrimaryKey() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-plan-\(UUID().uuidString).db").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try SQLiteStore(path: path)
+        try store.migrate()
+        let n = JobSQL<SQLiteConnection>.maxRows
+        let ids = (0..<n).map { SQLValue.text("id\($0)") }
+        var statements = SQLiteStore.archiveStatements(ids: n)
+        statements.append(store.sql.deleteByID(from: "jobs", where: JobSQL<SQLiteConnection>.purgeLive, ids: n))
+        statements.append(store.sql.deleteByID(from: "jobs_archive", where: JobSQL<SQLiteConnection>.purgeArchived, ids: n))
+        for sql in statements {
+            let plan = try store.db.query("EXPLAIN QUERY PLAN \(sql)", ids + [.int(1_000)]) { $0.text(3) }
+            XCTAssertTrue(plan.contains { $0.contains("(id=?)") }, "\(sql.prefix(40)): \(plan)")
+            XCTAssertFalse(plan.contains { $0.contains("state=") || $0.contains("created_at<") || $0.hasPrefix("SCAN") },
+                           "\(sql.prefix(40)): \(plan)")
+        }
+    }
 }

@@ -31,6 +31,9 @@ struct StoreConformance {
         ("canonicallyEqualWorkersAddUp", { try $0.canonicallyEqualWorkersAddUp() }),
         ("proofJobsHonourAllowedSizesAndMiners", { try $0.proofJobsHonourAllowedSizesAndMiners() }),
         ("aFailedJobRunsAgainOnlyWhenFailed", { try $0.aFailedJobRunsAgainOnlyWhenFailed() }),
+        ("archiveGoesInBoundedBatches", { try $0.archiveGoesInBoundedBatches() }),
+        ("purgeGoesInBoundedBatches", { try $0.purgeGoesInBoundedBatches() }),
+        ("expireGoesInBoundedBatches", { try $0.expireGoesInBoundedBatches() }),
     ]
 
     func tx<T>(_ body: () throws -> T) throws -> T { try store.inTransaction(body) }

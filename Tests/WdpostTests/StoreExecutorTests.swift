@@ -212,11 +212,11 @@ final class KillOnCommit: JobStore {
     func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool {
         try inner.release(lease, reason: reason, now: now, retry: retry)
     }
-    func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired] {
-        try inner.expire(heartbeatBefore: heartbeatBefore, startedBefore: startedBefore, now: now, retry: retry)
+    func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy, limit: Int) throws -> [Expired] {
+        try inner.expire(heartbeatBefore: heartbeatBefore, startedBefore: startedBefore, now: now, retry: retry, limit: limit)
     }
-    func archive(finishedBefore: Int64) throws -> Int { try inner.archive(finishedBefore: finishedBefore) }
-    func purge(createdBefore: Int64) throws -> Int { try inner.purge(createdBefore: createdBefore) }
+    func archive(finishedBefore: Int64, limit: Int) throws -> Int { try inner.archive(finishedBefore: finishedBefore, limit: limit) }
+    func purge(createdBefore: Int64, limit: Int) throws -> Int { try inner.purge(createdBefore: createdBefore, limit: limit) }
     func hasReady(kinds: [String], now: Int64) throws -> Bool { try inner.hasReady(kinds: kinds, now: now) }
     func list(all: Bool) throws -> [Job] { try inner.list(all: all) }
     func list(all: Bool, after: ListCursor?, limit: Int?, brief: Bool, maxBytes: Int) throws -> ListPage {

@@ -40,7 +40,16 @@ public final class MasterMetrics: @unchecked Sendable {
                               help: "Time from queueing a store operation to its commit.",
                               buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
 
+    /// The longest batch of each maintenance sweep so far, in seconds (from
+    /// queueing it to its commit: its transaction is at most that long).
+    private var longestBatch: [String: Double] = [:]
+
     public init() {}
+
+    func observeMaintenanceBatch(_ sweep: String, since startNanos: UInt64) {
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - startNanos) / 1e9
+        lock.withLock { longestBatch[sweep] = max(longestBatch[sweep] ?? 0, seconds) }
+    }
 
     public func add(_ counter: Counter, _ n: Int = 1) {
         guard n != 0 else { return }
@@ -66,6 +75,12 @@ public final class MasterMetrics: @unchecked Sendable {
         out += "# HELP wdpost_rented_slaves Connected slaves whose DBC machine is rented (they take no jobs).\n# TYPE wdpost_rented_slaves gauge\n"
         out += "wdpost_rented_slaves \(rentedSlaves)\n"
         out += dbLatency.render()
+        let longest = lock.withLock { longestBatch }
+        out += "# HELP wdpost_maintenance_longest_batch_seconds Longest batch of each maintenance sweep, queueing to commit.\n"
+        out += "# TYPE wdpost_maintenance_longest_batch_seconds gauge\n"
+        for (sweep, seconds) in longest.sorted(by: { $0.key < $1.key }) {
+            out += "wdpost_maintenance_longest_batch_seconds{sweep=\"\(escape(sweep))\"} \(seconds)\n"
+        }
         return out
     }
 

@@ -12,7 +12,7 @@ public final class MasterDaemon: @unchecked Sendable {
     var channel: Channel?
     var httpChannel: Channel?
     var executor: StoreExecutor?
-    var sweeper: Sweeper?
+    var sweeper: MaintenanceScheduler?
     var dbc: DBCCoordinator?
     /// What requests run on, once started (the damocles front-end uses it).
     public private(set) var service: MasterService?
@@ -87,8 +87,8 @@ public final class MasterDaemon: @unchecked Sendable {
             throw ConfigError("cannot listen on \(listen): \(error)")
         }
         self.channel = channel
-        let sweeper = Sweeper(service: service)
-        sweeper.start(on: group.next())
+        let sweeper = try MaintenanceScheduler.forMaster(service, on: group.next())
+        sweeper.start()
         self.sweeper = sweeper
         service.dbc.start(on: group.next())
         self.dbc = service.dbc

@@ -22,6 +22,19 @@ struct JobSQL<Connection: SQLConnection> {
         /// SQLite's rowid.
         var insertionOrder: String
 
+        /// The head of a DELETE by an id list, by primary key (see `byID`;
+        /// MariaDB takes an index hint only in the multi-table form).
+        func delete(from table: String) -> String {
+            byID.isEmpty ? "DELETE FROM \(table)" : "DELETE \(table) FROM \(table)\(byID)"
+        }
+
+        /// A condition re-checked on rows picked by an id list, kept away from
+        /// the planner's index choice: without statistics SQLite takes a state
+        /// or created_at index for narrower than 512 ids and walks every
+        /// finished row (a unary + makes a term unusable by indexes); MariaDB
+        /// is held to its primary key by `byID` already.
+        func recheck(_ condition: String) -> String { byID.isEmpty ? "+(\(condition))" : "(\(condition))" }
+
         static var sqlite: Dialect { Dialect(greatest: "MAX", lockForUpdate: "", byID: "", insertionOrder: "rowid") }
         static var mariadb: Dialect {
             Dialect(greatest: "GREATEST", lockForUpdate: " FOR UPDATE SKIP LOCKED", byID: " FORCE INDEX (PRIMARY)", insertionOrder: "seq")
@@ -188,11 +201,12 @@ struct JobSQL<Connection: SQLConnection> {
             """, [.int(now), .text(reason), .text(lease.id), .int(lease.lease)]) == 1
     }
 
-    func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired] {
+    func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy, limit: Int) throws -> [Expired] {
+        guard limit > 0 else { return [] }
         let stuck = try db.query("""
             SELECT id, lease, worker, heartbeat_at < ?, try_num < max_try FROM jobs
-            WHERE state = 'Running' AND (heartbeat_at < ? OR started_at < ?)\(dialect.lockForUpdate)
-            """, [.int(heartbeatBefore), .int(heartbeatBefore), .int(startedBefore)]) {
+            WHERE state = 'Running' AND (heartbeat_at < ? OR started_at < ?) LIMIT ?\(dialect.lockForUpdate)
+            """, [.int(heartbeatBefore), .int(heartbeatBefore), .int(startedBefore), .int(Self.sqlLimit(limit))]) {
             (id: $0.text(0), lease: $0.int(1), worker: $0.text(2), heartbeat: $0.int(3) != 0, retry: $0.int(4) != 0)
         }
         return try stuck.compactMap { s in
@@ -202,12 +216,39 @@ struct JobSQL<Connection: SQLConnection> {
         }
     }
 
+    /// A sweep's row limit as SQL's LIMIT takes it (`Int.max`: no bound).
+    static func sqlLimit(_ limit: Int) -> Int64 { Int64(max(0, limit)) }
+
     /// Only finished jobs expire: a job still ready or running past its
-    /// lifetime is stuck, and stays to be seen (the archive holds finished jobs only).
-    func purge(createdBefore: Int64) throws -> Int {
-        try db.run("DELETE FROM jobs WHERE created_at < ? AND state IN ('Succeed', 'Failed')", [.int(createdBefore)])
-            + db.run("DELETE FROM jobs_archive WHERE created_at < ?", [.int(createdBefore)])
+    /// lifetime is stuck, and stays to be seen (the archive holds finished
+    /// jobs only). Live jobs go first, then archived ones, `limit` in all.
+    func purge(createdBefore: Int64, limit: Int) throws -> Int {
+        let live = try deleteSelected(from: "jobs", where: Self.purgeLive, [.int(createdBefore)], limit: limit)
+        guard live < limit else { return live }
+        return live + (try deleteSelected(from: "jobs_archive", where: Self.purgeArchived, [.int(createdBefore)], limit: limit - live))
     }
+
+    /// Deletes at most `limit` rows of `table` matching `condition`: their
+    /// ids are read first (locked, skipping rows another master holds), then
+    /// deleted by primary key under the same condition.
+    func deleteSelected(from table: String, where condition: String, _ params: [SQLValue], limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
+        let ids = try db.query("SELECT id FROM \(table) WHERE \(condition) LIMIT ?\(dialect.lockForUpdate)",
+                               params + [.int(Self.sqlLimit(limit))]) { $0.text(0) }
+        return try Self.chunked(ids).reduce(0) { n, chunk in
+            let rows = Self.padded(chunk)
+            return n + (try db.run(deleteByID(from: table, where: condition, ids: rows.count), rows.map { .text($0) } + params))
+        }
+    }
+
+    /// Deletes `n` rows of `table` by id, each still matching `condition`.
+    func deleteByID(from table: String, where condition: String, ids n: Int) -> String {
+        "\(dialect.delete(from: table)) WHERE id IN (\(Self.placeholders(n))) AND \(dialect.recheck(condition))"
+    }
+
+    /// The lifetime sweep's conditions, live and archived.
+    static var purgeLive: String { "created_at < ? AND state IN ('Succeed', 'Failed')" }
+    static var purgeArchived: String { "created_at < ?" }
 
     func hasReady(kinds: [String], now: Int64) throws -> Bool {
         guard !kinds.isEmpty else { return false }
@@ -285,10 +326,10 @@ extension SharedJobSQL {
     public func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool {
         try sql.release(lease, reason: reason, now: now)
     }
-    public func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired] {
-        try sql.expire(heartbeatBefore: heartbeatBefore, startedBefore: startedBefore, now: now, retry: retry)
+    public func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy, limit: Int) throws -> [Expired] {
+        try sql.expire(heartbeatBefore: heartbeatBefore, startedBefore: startedBefore, now: now, retry: retry, limit: limit)
     }
-    public func purge(createdBefore: Int64) throws -> Int { try sql.purge(createdBefore: createdBefore) }
+    public func purge(createdBefore: Int64, limit: Int) throws -> Int { try sql.purge(createdBefore: createdBefore, limit: limit) }
     public func hasReady(kinds: [String], now: Int64) throws -> Bool { try sql.hasReady(kinds: kinds, now: now) }
     public func list(all: Bool) throws -> [Job] { try sql.list(all: all) }
     public func list(all: Bool, after: ListCursor?, limit: Int?, brief: Bool, maxBytes: Int) throws -> ListPage {

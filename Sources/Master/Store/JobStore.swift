@@ -103,14 +103,21 @@ public protocol JobStore: AnyObject {
     func finish(_ results: [JobResult], now: Int64, retry: RetryPolicy) throws -> [FinishOutcome]
     /// A slave gives back a job it will not finish (shutdown).
     func release(_ lease: JobLease, reason: String, now: Int64, retry: RetryPolicy) throws -> Bool
+    // The sweeps below each change at most `limit` rows, so a sweep's
+    // transaction stays short however large the backlog: the maintenance
+    // tasks call them again until a call changes fewer than its limit. Rows
+    // another master is sweeping at the same moment are skipped (MariaDB), not
+    // waited for, and every change is conditional, so no row is swept twice.
+
     /// Running jobs whose heartbeat is older than `heartbeatBefore` or that started before
-    /// `startedBefore` go back to ReadyToRun (or Failed when out of tries).
-    func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired]
-    /// Moves jobs finished before the cut-off to the archive table; returns how many.
-    func archive(finishedBefore: Int64) throws -> Int
-    /// Deletes finished jobs (live and archived) created before the cut-off;
-    /// ready and running ones stay whatever their age. Returns how many.
-    func purge(createdBefore: Int64) throws -> Int
+    /// `startedBefore` go back to ReadyToRun (or Failed when out of tries); at most `limit`.
+    func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy, limit: Int) throws -> [Expired]
+    /// Moves at most `limit` jobs finished before the cut-off to the archive table; returns how many.
+    func archive(finishedBefore: Int64, limit: Int) throws -> Int
+    /// Deletes at most `limit` finished jobs (live first, then archived)
+    /// created before the cut-off; ready and running ones stay whatever their
+    /// age. Returns how many.
+    func purge(createdBefore: Int64, limit: Int) throws -> Int
     /// Whether any job is ready now (used to wake parked pulls after retries fall due).
     func hasReady(kinds: [String], now: Int64) throws -> Bool
 
@@ -141,6 +148,13 @@ public struct ClaimWanted: Sendable {
 
 extension JobStore {
     public func databaseTimeMicros() throws -> Int64? { nil }
+
+    /// The sweeps without a bound: everything due, in one call.
+    public func expire(heartbeatBefore: Int64, startedBefore: Int64, now: Int64, retry: RetryPolicy) throws -> [Expired] {
+        try expire(heartbeatBefore: heartbeatBefore, startedBefore: startedBefore, now: now, retry: retry, limit: .max)
+    }
+    public func archive(finishedBefore: Int64) throws -> Int { try archive(finishedBefore: finishedBefore, limit: .max) }
+    public func purge(createdBefore: Int64) throws -> Int { try purge(createdBefore: createdBefore, limit: .max) }
 
     /// One claim per worker (SQLite: each is a read of the same in-process file).
     public func claim(_ wanted: [ClaimWanted], kinds: [String], miners: [String], sizes: [String], now: Int64) throws -> [[Job]] {

@@ -317,23 +317,27 @@ public final class MariaDBStore: SharedJobSQL {
         return shares
     }
 
-    public func archive(finishedBefore: Int64) throws -> Int {
+    public func archive(finishedBefore: Int64, limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
         // Lock first, then copy and delete exactly the locked rows: a job that
-        // finishes meanwhile (on any master) is neither copied nor deleted.
-        let ids = try db.query("""
-            SELECT id FROM jobs WHERE state IN ('Succeed', 'Failed') AND finished_at > 0 AND finished_at < ?
-            FOR UPDATE SKIP LOCKED
-            """, [.int(finishedBefore)]) { $0.text(0) }
-        // One row per statement, by primary key. A DELETE with an IN list may be
-        // planned as a table scan, which waits for rows another master holds
-        // (and deadlocked two masters archiving at once). A plain INSERT: ids
-        // are never reused, and unlike REPLACE or INSERT IGNORE it takes no
-        // next-key locks for a duplicate check.
-        return try ids.reduce(0) { moved, id in
-            try db.run("INSERT INTO jobs_archive (\(Self.columns), seq) SELECT \(Self.columns), seq FROM jobs WHERE id = ?", [.text(id)])
-            return moved + (try db.run("DELETE FROM jobs WHERE id = ?", [.text(id)]))
+        // finishes meanwhile (on any master) is neither copied nor deleted, and
+        // rows another master is archiving are skipped, not waited for.
+        let finished = "state IN ('Succeed', 'Failed') AND finished_at > 0 AND finished_at < ?"
+        let ids = try db.query("SELECT id FROM jobs WHERE \(finished) LIMIT ? FOR UPDATE SKIP LOCKED",
+                               [.int(finishedBefore), .int(JobSQL<MariaDBConnection>.sqlLimit(limit))]) { $0.text(0) }
+        // By primary key, forced: a DELETE with an IN list planned as a table
+        // scan waits for rows another master holds (and deadlocked two masters
+        // archiving at once). A plain INSERT: ids are never reused, and unlike
+        // REPLACE or INSERT IGNORE it takes no next-key locks for a duplicate check.
+        return try JobSQL<MariaDBConnection>.chunked(ids).reduce(0) { moved, chunk in
+            let rows = JobSQL<MariaDBConnection>.padded(chunk)
+            let list = JobSQL<MariaDBConnection>.placeholders(rows.count)
+            let params = rows.map { SQLValue.text($0) } + [.int(finishedBefore)]
+            try db.run("""
+                INSERT INTO jobs_archive (\(Self.columns), seq) SELECT \(Self.columns), seq FROM jobs FORCE INDEX (PRIMARY)
+                WHERE id IN (\(list)) AND \(finished)
+                """, params)
+            return moved + (try db.run("\(sql.dialect.delete(from: "jobs")) WHERE id IN (\(list)) AND \(finished)", params))
         }
     }
-
-
 }

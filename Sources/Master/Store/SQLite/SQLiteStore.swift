@@ -162,9 +162,32 @@ public final class SQLiteStore: SharedJobSQL {
         return ("\(ranges) ORDER BY \(order) LIMIT ?", read.rangeParams(limit: limit) + [.int(Int64(limit))])
     }
 
-    public func archive(finishedBefore: Int64) throws -> Int {
-        let finished = "state IN ('Succeed', 'Failed') AND finished_at > 0 AND finished_at < ?"
-        try db.run("INSERT OR REPLACE INTO jobs_archive SELECT * FROM jobs WHERE \(finished)", [.int(finishedBefore)])
-        return try db.run("DELETE FROM jobs WHERE \(finished)", [.int(finishedBefore)])
+    static let finished = "state IN ('Succeed', 'Failed') AND finished_at > 0 AND finished_at < ?"
+
+    /// Copy, then delete, `n` jobs by id, each still finished before the
+    /// cut-off (the last parameter).
+    static func archiveStatements(ids n: Int) -> [String] {
+        let picked = "id IN (\(JobSQL<SQLiteConnection>.placeholders(n))) AND \(JobSQL<SQLiteConnection>.Dialect.sqlite.recheck(finished))"
+        return ["INSERT OR REPLACE INTO jobs_archive SELECT * FROM jobs WHERE \(picked) ORDER BY created_at, rowid",
+                "DELETE FROM jobs WHERE \(picked)"]
+    }
+
+    /// The ids first, then copy and delete exactly those (one writer: nothing
+    /// changes between), so each call is bounded by `limit`. The archive's
+    /// rowid is the list's tie-break among jobs created together (as the live
+    /// table's is), so rows go in in creation order, batch after batch: the
+    /// ids are read along the creation-time index, where the oldest, those
+    /// due, come first.
+    public func archive(finishedBefore: Int64, limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
+        let ids = try db.query("SELECT id FROM jobs INDEXED BY jobs_created WHERE \(Self.finished) ORDER BY created_at, rowid LIMIT ?",
+                               [.int(finishedBefore), .int(JobSQL<SQLiteConnection>.sqlLimit(limit))]) { $0.text(0) }
+        return try JobSQL<SQLiteConnection>.chunked(ids).reduce(0) { moved, chunk in
+            let rows = JobSQL<SQLiteConnection>.padded(chunk)
+            let params = rows.map { SQLValue.text($0) } + [.int(finishedBefore)]
+            let statements = Self.archiveStatements(ids: rows.count)
+            try db.run(statements[0], params)
+            return moved + (try db.run(statements[1], params))
+        }
     }
 }
