@@ -146,14 +146,7 @@ final class MaintenanceSweepTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-sweep-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try "s".write(to: dir.appendingPathComponent("slave.token"), atomically: true, encoding: .utf8)
-        try "a".write(to: dir.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
-        let path = dir.appendingPathComponent("master.toml")
-        try """
-            [server]
-            token_file = "slave.token"
-            admin_token_file = "admin.token"
-            """.write(to: path, atomically: true, encoding: .utf8)
+        let config = try MasterConfigFixture.load(in: dir)
         let store = try SQLiteStore(path: dir.appendingPathComponent("t.db").path)
         try store.migrate()
         // 2,500 jobs that finished long ago (µs after the epoch), due for archive and lifetime.
@@ -163,7 +156,7 @@ final class MaintenanceSweepTests: XCTestCase {
         let logger = Logger(label: "test")
         let executor = StoreExecutor(store: store, logger: logger)
         defer { executor.shutdown() }
-        let service = MasterService(config: try MasterConfig.load(path: path.path), executor: executor, logger: logger)
+        let service = MasterService(config: config, executor: executor, logger: logger)
         func operations() -> Int {
             let text = service.metrics.dbLatency.render()
             return Int(text.split(separator: "\n").first { $0.hasPrefix("wdpost_db_operation_seconds_count ") }?

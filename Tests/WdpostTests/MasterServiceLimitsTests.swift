@@ -15,15 +15,7 @@ final class MasterServiceLimitsTests: XCTestCase {
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("wdpost-limits-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try "s".write(to: dir.appendingPathComponent("slave.token"), atomically: true, encoding: .utf8)
-        try "a".write(to: dir.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
-        let path = dir.appendingPathComponent("master.toml")
-        try """
-            [server]
-            token_file = "slave.token"
-            admin_token_file = "admin.token"
-            """.write(to: path, atomically: true, encoding: .utf8)
-        let config = try MasterConfig.load(path: path.path)
+        let config = try MasterConfigFixture.load(in: dir)
         let store = try SQLiteStore(path: dir.appendingPathComponent("t.db").path)
         try store.migrate()
         let logger = Logger(label: "test")
