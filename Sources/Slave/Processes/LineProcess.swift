@@ -63,11 +63,7 @@ final class LineProcess: @unchecked Sendable {
     }
 
     private func begin() {
-        detachThread("wdpost-proc-wait") { [self] in
-            // WNOWAIT: the program stays a zombie, so its pid (the group id) is
-            // not reused until the I/O thread has killed its group and reaped it.
-            var info = siginfo_t()
-            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        PipedChild.watchExit(pid: pid) { [self] in
             lock.withLock {
                 exited = true
                 poke()

@@ -78,11 +78,7 @@ final class SpawnedProcess: @unchecked Sendable {
     /// Feeds `input` to stdin and reads stdout (at most `outputLimit` bytes; past
     /// that the group is killed) and stderr's tail, until the job is done; then reaps.
     func finish(input: Data, outputLimit: Int) async -> Result {
-        detachThread("wdpost-proc-wait") { [self] in
-            // WNOWAIT: the program stays a zombie, so its pid (the group id) is not
-            // reused until the leftovers of its group have been killed.
-            var info = siginfo_t()
-            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        PipedChild.watchExit(pid: pid) { [self] in
             lock.withLock {
                 exited = true
                 poke()

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import Shared
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -89,5 +90,16 @@ struct PipedChild {
         }
         pid = child
         stdin = input.write; stdout = output.read; stderr = errors.read
+    }
+
+    /// Calls `exited` on a thread of its own once the program has exited. With
+    /// WNOWAIT the program stays a zombie, so its pid (its group's id) is not
+    /// reused until the owner has killed what is left of the group and reaped it.
+    static func watchExit(pid: pid_t, _ exited: @escaping () -> Void) {
+        detachThread("wdpost-proc-wait") {
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+            exited()
+        }
     }
 }
