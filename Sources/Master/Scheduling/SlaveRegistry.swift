@@ -26,34 +26,22 @@ final class SlaveRegistry: @unchecked Sendable {
     }
 
     func remove(_ key: ObjectIdentifier) {
-        lock.lock(); entries[key] = nil; rentedNames[key] = nil; lock.unlock()
+        lock.lock(); entries[key] = nil; lock.unlock()
     }
 
-    /// Connections whose machine is rented, with their slave's name: kept
-    /// apart so that the check on every claim is a look at an (almost always
-    /// empty) table, not a walk over every slave.
-    private var rentedNames: [ObjectIdentifier: String] = [:]
-
-    /// Records what the slave said; false when the connection is gone.
+    /// Records what the slave said, for `slaves`, metrics and the status page
+    /// (its connection is what stops its claims); false when the connection is gone.
     @discardableResult
     func setRented(_ key: ObjectIdentifier, _ rented: Bool) -> Bool {
         lock.lock(); defer { lock.unlock() }
-        guard let name = entries[key]?.name else { return false }
+        guard entries[key] != nil else { return false }
         entries[key]?.rented = rented
-        rentedNames[key] = rented ? name : nil
         return true
-    }
-
-    /// Whether a slave of this name said its machine is rented: claims are
-    /// checked by name, as the store hands jobs to a worker name.
-    func isRented(_ name: String) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        return !rentedNames.isEmpty && rentedNames.values.contains(name)
     }
 
     var rentedCount: Int {
         lock.lock(); defer { lock.unlock() }
-        return rentedNames.count
+        return entries.values.filter(\.rented).count
     }
 
     func touch(_ key: ObjectIdentifier, now: Int64) {

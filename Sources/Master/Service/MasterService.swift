@@ -50,7 +50,6 @@ public final class MasterService: @unchecked Sendable {
     /// claim so no job is handed to a connection that has gone or is leaving.
     func pull(worker: String, capabilities: Capabilities, request: PullRequest,
               mayClaim: @escaping () -> Bool) async throws -> PullResponse {
-        let mayClaim = { mayClaim() && !self.slaves.isRented(worker) }
         let kinds = request.kinds.filter { capabilities.kinds.contains($0) }
         let limit = max(0, min(request.max, capabilities.concurrent))
         // waitMs comes off the wire: bounded, and the sum cannot overflow.
@@ -103,7 +102,6 @@ public final class MasterService: @unchecked Sendable {
     /// next jobs in the same transaction. `mayClaim` as for `pull`.
     func finish(worker: String, capabilities: Capabilities, request: FinishRequest,
                 mayClaim: @escaping () -> Bool = { true }) async throws -> FinishResponse {
-        let mayClaim = { mayClaim() && !self.slaves.isRented(worker) }
         let results = try await verified(request.results.map(Self.bounded), worker: worker)
         let claim = request.pull.map { p in
             FinishClaimBatcher.Claim(kinds: p.kinds.filter { capabilities.kinds.contains($0) }, miners: capabilities.allowedMiners,

@@ -28,6 +28,8 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
     private var promoted = false
     /// Set when the slave says it is leaving; read by its parked pulls off the event loop.
     private let draining = Flag()
+    /// Set while the slave says its DBC machine is rented: it is handed nothing meanwhile.
+    private let rented = Flag()
     var logger: Logger { service.logger }
 
     init(service: MasterService, connections: ConnectionBudget, authenticator: FrameAuthenticator, frameLimit: FrameLimit) {
@@ -154,21 +156,27 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
     private func dispatchSlave(_ context: ChannelHandlerContext, _ frame: Frame, name: String, capabilities: Capabilities) {
         let service = self.service
         let channel = context.channel
-        let draining = self.draining
+        let draining = self.draining, rented = self.rented
+        // Checked before each claim: no job for a connection that is gone, leaving or rented out.
+        let mayClaim = { channel.isActive && !draining.isSet && !rented.isSet }
         switch frame.type {
         case .pull:
             answer(context, frame, PullRequest.self) { request in
                 let response = try await service.pull(worker: name, capabilities: capabilities, request: request,
-                                                      mayClaim: { channel.isActive && !draining.isSet })
+                                                      mayClaim: mayClaim)
                 if !channel.isActive { await service.giveBack(response.jobs, worker: name) }
                 return response
             }
         case .heartbeat: answer(context, frame, HeartbeatRequest.self) { try await service.heartbeat(worker: name, request: $0) }
-        case .rent: answer(context, frame, RentNotice.self) { [key = ObjectIdentifier(self)] in try await service.rent(key, worker: name, request: $0) }
+        case .rent:
+            answer(context, frame, RentNotice.self) { [key = ObjectIdentifier(self)] request in
+                rented.set(request.rented)
+                return try await service.rent(key, worker: name, request: request)
+            }
         case .finish:
             answer(context, frame, FinishRequest.self) { request in
                 let response = try await service.finish(worker: name, capabilities: capabilities, request: request,
-                                                        mayClaim: { channel.isActive && !draining.isSet })
+                                                        mayClaim: mayClaim)
                 if !channel.isActive { await service.giveBack(response.jobs ?? [], worker: name) }
                 return response
             }
@@ -249,10 +257,10 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
-/// A one-way switch shared between the event loop and request tasks.
+/// A switch shared between the event loop and request tasks.
 final class Flag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
+    func set(_ on: Bool = true) { lock.withLock { value = on } }
 }
