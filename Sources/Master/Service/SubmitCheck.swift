@@ -10,7 +10,7 @@ enum SubmitCheck {
     static func checked(_ jobs: [NewJob]) throws -> [NewJob] {
         try jobs.enumerated().map { i, job in
             do { return try checked(job) } catch {
-                let kind = job.kind.isEmpty ? "" : " (kind \(PeerName.quoted(String(job.kind.prefix(80)))))"
+                let kind = job.kind.isEmpty ? "" : " (kind \(PeerName.quoted(job.kind)))"
                 throw ErrorMessage("submit refused, nothing inserted: job \(i + 1) of \(jobs.count)\(kind): \(error)")
             }
         }

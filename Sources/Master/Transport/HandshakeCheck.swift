@@ -17,7 +17,7 @@ enum HandshakeCheck {
             return .refused("malformed auth message: not a JSON object", fatal: true)
         }
         let roleText = object["role"] as? String ?? "?"
-        let name = LogText.quoted(object["name"] as? String ?? "?")
+        let name = PeerName.quoted(object["name"] as? String ?? "?")
         guard let version = object["version"] as? Int else {
             return .refused("malformed auth message: no protocol version", fatal: true)
         }
@@ -27,7 +27,7 @@ enum HandshakeCheck {
                             + "run the same wdpost release on both (protocol \(protocolVersion) needs wdpost from this release on)", fatal: true)
         }
         guard Role(rawValue: roleText) != nil else {
-            return .refused("unknown role \(LogText.quoted(roleText)) in the auth message (expected \"slave\" or \"admin\")", fatal: true)
+            return .refused("unknown role \(PeerName.quoted(roleText)) in the auth message (expected \"slave\" or \"admin\")", fatal: true)
         }
         let auth: Auth
         do {

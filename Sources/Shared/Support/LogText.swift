@@ -32,9 +32,6 @@ public enum LogText {
         return out
     }
 
-    /// A peer's name quoted for an error message: escaped and at most 64 bytes.
-    public static func quoted(_ name: String) -> String { "\"\(escaped(name, maxBytes: 64))\"" }
-
     /// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
     static func needsEscape(_ s: Unicode.Scalar) -> Bool {
         s.value < 0x20 || (0x7f...0x9f).contains(s.value) || s.value == 0x2028 || s.value == 0x2029

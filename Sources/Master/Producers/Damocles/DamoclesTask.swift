@@ -37,7 +37,7 @@ public struct DamoclesTask: Equatable, Sendable {
             throw ErrorMessage("task: proof_type: expected a RegisteredPoStProof name such as \"StackedDrgWindow32GiBV1_2\"")
         }
         guard let proofType = PoStProofType(name: typeName) else {
-            throw ErrorMessage("task: proof_type \(PeerName.quoted(String(typeName.prefix(80)))) is not a known RegisteredPoStProof (\(PoStProofType.knownNames))")
+            throw ErrorMessage("task: proof_type \(PeerName.quoted(typeName)) is not a known RegisteredPoStProof (\(PoStProofType.knownNames))")
         }
         self.proofType = proofType
         guard case let .array(items)? = fields["replicas"], !items.isEmpty else {
