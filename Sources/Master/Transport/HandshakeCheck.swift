@@ -12,28 +12,11 @@ enum HandshakeCheck {
     }
 
     static func decode(_ payload: ByteBuffer) -> Outcome {
-        let bytes = payload.getBytes(at: payload.readerIndex, length: payload.readableBytes) ?? []
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            return .refused("malformed auth message: not a JSON object", fatal: true)
-        }
-        let roleText = object["role"] as? String ?? "?"
-        let name = PeerName.quoted(object["name"] as? String ?? "?")
-        guard let version = object["version"] as? Int else {
-            return .refused("malformed auth message: no protocol version", fatal: true)
-        }
-        guard version == protocolVersion else {
-            let who = Role(rawValue: roleText)?.rawValue ?? "client"
-            return .refused("protocol version mismatch: master speaks \(protocolVersion), \(who) \(name) speaks \(version); "
-                            + "run the same wdpost release on both (protocol \(protocolVersion) needs wdpost from this release on)", fatal: true)
-        }
-        guard Role(rawValue: roleText) != nil else {
-            return .refused("unknown role \(PeerName.quoted(roleText)) in the auth message (expected \"slave\" or \"admin\")", fatal: true)
-        }
-        let auth: Auth
-        do {
-            auth = try Codec.decode(Auth.self, from: payload)
-        } catch {
-            return .refused("\(error)", fatal: true)
+        // An auth of this release decodes at once; only one that does not is
+        // read again, loosely, to say precisely why.
+        guard let auth = try? Codec.decode(Auth.self, from: payload) else { return refusal(payload) }
+        guard auth.version == protocolVersion else {
+            return versionMismatch(auth.version, role: auth.role.rawValue, name: auth.name)
         }
         guard auth.nonce?.count == HandshakeTranscript.nonceBytes else {
             return .refused("malformed auth message: the client nonce must be \(HandshakeTranscript.nonceBytes) bytes", fatal: true)
@@ -42,5 +25,35 @@ enum HandshakeCheck {
             return .refused("malformed auth message: the proof must be 32 bytes", fatal: true)
         }
         return .auth(auth)
+    }
+
+    private static func versionMismatch(_ version: Int, role: String, name: String) -> Outcome {
+        let who = Role(rawValue: role)?.rawValue ?? "client"
+        return .refused("protocol version mismatch: master speaks \(protocolVersion), \(who) \(PeerName.quoted(name)) speaks \(version); "
+                        + "run the same wdpost release on both (protocol \(protocolVersion) needs wdpost from this release on)", fatal: true)
+    }
+
+    /// Why an auth message does not decode: another version's shape, an unknown role, or plain garbage.
+    private static func refusal(_ payload: ByteBuffer) -> Outcome {
+        let bytes = payload.getBytes(at: payload.readerIndex, length: payload.readableBytes) ?? []
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            return .refused("malformed auth message: not a JSON object", fatal: true)
+        }
+        let roleText = object["role"] as? String ?? "?"
+        guard let version = object["version"] as? Int else {
+            return .refused("malformed auth message: no protocol version", fatal: true)
+        }
+        guard version == protocolVersion else {
+            return versionMismatch(version, role: roleText, name: object["name"] as? String ?? "?")
+        }
+        guard Role(rawValue: roleText) != nil else {
+            return .refused("unknown role \(PeerName.quoted(roleText)) in the auth message (expected \"slave\" or \"admin\")", fatal: true)
+        }
+        do {
+            _ = try Codec.decode(Auth.self, from: payload)
+            return .refused("malformed auth message", fatal: true)
+        } catch {
+            return .refused("\(error)", fatal: true)
+        }
     }
 }
