@@ -8,13 +8,15 @@ import Foundation
 extension PullRequest: WireJSON {
     public init(json: JSONValue) throws {
         let f = try JSONFields(json, "PullRequest")
-        self.init(max: try f.int("max"), kinds: try f.strings("kinds"), waitMs: try f.int("waitMs"))
+        self.init(max: try f.int("max"), kinds: try f.strings("kinds"), waitMs: try f.int("waitMs"),
+                  prefetch: try f.optionalInt("prefetch") ?? 0)
     }
 
     public func write(to json: inout JSONWriter) {
         json.field("max", max)
         json.field("kinds", kinds)
         json.field("waitMs", waitMs)
+        json.field("prefetch", prefetch)
     }
 }
 
@@ -56,10 +58,14 @@ extension JobLease: WireJSON {
 
 extension HeartbeatRequest: WireJSON {
     public init(json: JSONValue) throws {
-        self.init(jobs: try JSONFields(json, "HeartbeatRequest").objects("jobs", JobLease.self))
+        let f = try JSONFields(json, "HeartbeatRequest")
+        self.init(jobs: try f.objects("jobs", JobLease.self), started: try f.optionalObjects("started", JobLease.self) ?? [])
     }
 
-    public func write(to json: inout JSONWriter) { json.field("jobs", jobs) }
+    public func write(to json: inout JSONWriter) {
+        json.field("jobs", jobs)
+        json.field("started", started)
+    }
 }
 
 extension HeartbeatResponse: WireJSON {
@@ -89,12 +95,14 @@ extension JobResult: WireJSON {
 extension FinishRequest: WireJSON {
     public init(json: JSONValue) throws {
         let f = try JSONFields(json, "FinishRequest")
-        self.init(results: try f.objects("results", JobResult.self), pull: try f.optionalObject("pull", PullRequest.self))
+        self.init(results: try f.objects("results", JobResult.self), pull: try f.optionalObject("pull", PullRequest.self),
+                  started: try f.optionalObjects("started", JobLease.self) ?? [])
     }
 
     public func write(to json: inout JSONWriter) {
         json.field("results", results)
         json.field("pull", pull)
+        json.field("started", started)
     }
 }
 

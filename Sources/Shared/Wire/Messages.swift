@@ -108,11 +108,19 @@ public struct Empty: Codable, Sendable { public init() {} }
 // MARK: slave → master
 
 public struct PullRequest: Codable, Sendable {
+    /// Jobs the slave starts as soon as they arrive (its free slots).
     public var max: Int
     /// Kinds with a free slot on the slave right now.
     public var kinds: [String]
     public var waitMs: Int
-    public init(max: Int, kinds: [String], waitMs: Int) { self.max = max; self.kinds = kinds; self.waitMs = waitMs }
+    /// Up to this many more jobs, beyond `max`, that the slave keeps claimed but
+    /// not started, so a slot that frees starts its next job without a round
+    /// trip. The master hands them out after the `max` ones; they are Running
+    /// with no start time until the slave reports them in `started`.
+    public var prefetch: Int
+    public init(max: Int, kinds: [String], waitMs: Int, prefetch: Int = 0) {
+        self.max = max; self.kinds = kinds; self.waitMs = waitMs; self.prefetch = prefetch
+    }
 }
 
 public struct Assignment: Codable, Sendable {
@@ -139,7 +147,10 @@ public struct JobLease: Codable, Sendable, Hashable {
 
 public struct HeartbeatRequest: Codable, Sendable {
     public var jobs: [JobLease]
-    public init(jobs: [JobLease]) { self.jobs = jobs }
+    /// Prefetched jobs that started running since the slave last said so:
+    /// their `task.timeout` counts from now.
+    public var started: [JobLease]
+    public init(jobs: [JobLease], started: [JobLease] = []) { self.jobs = jobs; self.started = started }
 }
 
 public struct HeartbeatResponse: Codable, Sendable {
@@ -172,7 +183,12 @@ public struct FinishRequest: Codable, Sendable {
     /// they free): one round trip and one commit per job instead of two.
     /// Never parks: with nothing ready the answer has no jobs.
     public var pull: PullRequest?
-    public init(results: [JobResult], pull: PullRequest? = nil) { self.results = results; self.pull = pull }
+    /// Prefetched jobs that started running since the slave last said so (the
+    /// slot a result frees starts the next job before the result is sent).
+    public var started: [JobLease]
+    public init(results: [JobResult], pull: PullRequest? = nil, started: [JobLease] = []) {
+        self.results = results; self.pull = pull; self.started = started
+    }
 }
 
 public struct FinishResponse: Codable, Sendable {
