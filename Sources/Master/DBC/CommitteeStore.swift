@@ -32,7 +32,8 @@ extension StoreExecutor {
     public func runCommittee<T>(_ body: @escaping (JobStore, CommitteeStore) throws -> T) async throws -> T {
         try await run { store in
             guard let committee = store as? CommitteeStore else {
-                throw ErrorMessage("this store backend does not keep DBC verification orders yet (use db.url = \"sqlite://…\")")
+                // Both backends conform; a new one that does not is told here, not silently skipped.
+                throw ErrorMessage("store backend \(type(of: store)) keeps no DBC verification orders (it does not conform to CommitteeStore)")
             }
             return try body(store, committee)
         }

@@ -14,10 +14,9 @@ import Shared
 /// (one group runs while the other commits); more, up to `max_connections`,
 /// only when every worker has been on its current group for `stuckAfter`
 /// (a slow `list`, a long sweep). Under load, operations that queue behind
-/// busy workers join their next group, and a few large groups cost the
-/// database far less than many small ones on as many connections: on a
-/// 2-core box, ten busy connections moved a third fewer jobs than two, each
-/// costing MariaDB about 60 % more CPU. A worker idle for
+/// busy workers join their next group, because a few large groups cost the
+/// database far less CPU per job than many small ones on as many connections
+/// (docs/BENCHMARKS.md). A worker idle for
 /// `idle_timeout` closes its connection while more than `min_connections`
 /// remain. SQLite's pool is one connection.
 ///

@@ -149,12 +149,10 @@ enum MariaDBSchema {
             "CREATE INDEX IF NOT EXISTS jobs_archive_created_seq ON jobs_archive (created_at, seq)",
             "DROP INDEX IF EXISTS jobs_archive_created ON jobs_archive",
         ],
-        // 7: the claim index leads with kind again (within state), so a claim
-        // reads only the ranges of the kinds it asks for: with the kind
-        // further on, every claim stepped over each ready job of other kinds
-        // ahead of its own (100,000 of them: 260 ms a claim). Claim order
-        // follows within each kind; a claim for several kinds merges their
-        // heads (see `ClaimRead`).
+        // 7: the claim index leads with kind (within state), so a claim reads
+        // only the ranges of the kinds it asks for and never steps over ready
+        // jobs of other kinds. Claim order follows within each kind; a claim
+        // for several kinds merges their heads (see `ClaimRead`).
         [
             "CREATE INDEX IF NOT EXISTS jobs_claim_kind ON jobs (state, kind, deadline_at, priority DESC, created_at, seq)",
             "DROP INDEX IF EXISTS jobs_claim_order ON jobs",

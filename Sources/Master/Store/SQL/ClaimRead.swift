@@ -2,19 +2,18 @@
 ///
 /// Both claim indexes lead with (state, kind) and follow with claim order,
 /// so the ready jobs of one kind are one range already in order: the read
-/// never passes over jobs of kinds it did not ask for (a backlog of a kind no
-/// connected slave runs used to be stepped over by every claim). For several
+/// never passes over jobs of kinds it did not ask for, so a backlog of a kind
+/// no connected slave runs costs the other kinds' claims nothing. For several
 /// kinds, each kind's range is read up to what the claim may need and the
 /// heads are merged; `kind IN (…)` would read every ready job of those kinds
 /// and sort them. The other conditions (`filter`: a retry not yet due,
 /// another worker's pin, another miner) are checked on each row the range
-/// read passes; jobs they turn away ahead of a kind's ready ones are still
-/// stepped over by every claim of that kind. (Those columns at the end of
-/// MariaDB's key let it check them in the index: 100,000 retries ahead of
-/// the ready jobs cost a read 30 ms instead of 150 ms, still growing with
-/// them, and the planner did not always do it (a 600-row test table read
-/// every row); SQLite's key cannot take them without losing its submit-order
-/// tie-break. Left out of both.)
+/// read passes; jobs they turn away ahead of a kind's ready ones are
+/// stepped over by every claim of that kind. Those columns are not in the
+/// keys: MariaDB's planner did not reliably check them in the index, the cost
+/// still grew with the rows turned away, and SQLite's key cannot take them
+/// without losing its submit-order tie-break (docs/BENCHMARKS.md has the
+/// figures).
 struct ClaimRead {
     /// Distinct, in the order asked.
     let kinds: [String]

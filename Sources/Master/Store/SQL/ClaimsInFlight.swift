@@ -5,12 +5,12 @@ import Foundation
 ///
 /// A master runs two batches at once (one executing while the other
 /// commits). The second batch's candidate read still sees the first one's
-/// jobs as ready (READ COMMITTED shows the last committed row), so it read
-/// them, its lock skipped them, and it read again: about a quarter of the
-/// rows read and locked went to waste. Claims now take turns within the
-/// process (the read, lock and update of one claim, a millisecond or so; none
-/// of them waits for a row lock, so holding the turn cannot deadlock), and
-/// each read leaves out the jobs of claims whose transactions are still open.
+/// jobs as ready (READ COMMITTED shows the last committed row), so without
+/// this it would read them, have its lock skip them, and read again: rows read
+/// and locked in vain. So claims take turns within the process (the read, lock
+/// and update of one claim, a millisecond or so; none of them waits for a row
+/// lock, so holding the turn cannot deadlock), and each read leaves out the
+/// jobs of claims whose transactions are still open.
 /// Other masters' claims are still kept apart by the lock's SKIP LOCKED.
 /// Leaving a job out is safe: if its claim rolls back, the next claim after
 /// that finds it.
