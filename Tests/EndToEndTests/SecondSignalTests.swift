@@ -5,7 +5,7 @@ import XCTest
 /// The order in which a daemon's services stop on SIGTERM, and a second
 /// signal that cuts the shutdown short.
 final class SecondSignalTests: XCTestCase {
-    func testASecondSIGTERMDuringASlavesShutdownGraceExitsAtOnceWithStatus1() async throws {
+    func testASecondSignalDuringASlavesShutdownGraceExitsAtOnceWithStatus1() async throws {
         let cluster = try TestCluster(task: ["heartbeat_timeout": "\"1m\""])
         try await cluster.startMaster()
         let slave = try cluster.startSlave("impatient", concurrent: 1, grace: "10m")
