@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Master
 import ServiceLifecycle
+import UnixSignals
 import Shared
 import Slave
 
@@ -19,6 +20,7 @@ struct MasterDaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = bootstrapLogging(label: "wdpost-master")
+        let early = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let cfg: MasterConfig
         do { cfg = try MasterConfig.load(path: config) } catch { throw fail("\(error)") }
         cfg.warnings.forEach { logger.warning("\($0)") }
@@ -38,7 +40,7 @@ struct MasterDaemonCommand: AsyncParsableCommand {
             print("wdpost master listening on \(started.bound)")
             fflush(stdout)
         }
-        do { try await runGroup(services, logger: logger) } catch { throw fail("\(error)") }
+        do { try await runGroup(services, early: early, logger: logger) } catch { throw fail("\(error)") }
         logger.info("master stopped")
     }
 }
@@ -56,18 +58,30 @@ struct SlaveDaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = bootstrapLogging(label: "wdpost-slave")
+        let early = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let cfg: SlaveConfig
         do { cfg = try SlaveConfig.load(path: config) } catch { throw fail("\(error)") }
         cfg.warnings.forEach { logger.warning("\($0)") }
         let slave = SlaveService(config: cfg, runners: Runners.make(for: cfg, logger: logger), logger: logger)
-        do { try await runGroup([.init(service: slave)], logger: logger) } catch { throw fail("\(error)") }
+        do { try await runGroup([.init(service: slave)], early: early, logger: logger) } catch { throw fail("\(error)") }
     }
 }
 
 /// Runs a daemon's services until SIGTERM or SIGINT has stopped them all, in
 /// the reverse of their order; a second signal meanwhile exits at once.
-private func runGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) async throws {
+/// `early` has trapped the signals since the command began: one that came
+/// while the daemon was still starting (opening its store, say) stops it as
+/// soon as it runs, instead of killing it halfway.
+private func runGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration], early: UnixSignalsSequence,
+                      logger: Logger) async throws {
     let all = services + [.init(service: SecondSignalExit(logger: logger))]
     let group = ServiceGroup(configuration: .init(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    let startup = Task {
+        for await _ in early {
+            await group.triggerGracefulShutdown()
+            return
+        }
+    }
+    defer { startup.cancel() }
     try await group.run()
 }

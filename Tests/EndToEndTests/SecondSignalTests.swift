@@ -58,4 +58,20 @@ final class SecondSignalTests: XCTestCase {
             XCTAssertTrue(log.contains("master stopped"), log)
         }
     }
+
+    func testSIGTERMWhileTheMasterOpensItsStoreIsHeldUntilTheStartHasEnded() async throws {
+        // A "MariaDB" that accepts and never greets: the master's start waits in its store's connect.
+        let database = try Listener()
+        let cluster = try TestCluster(dbURL: "mysql://wdpost:secret@127.0.0.1:\(database.port)/wdpost")
+        let master = try cluster.launchMaster()
+        let accepted = await withCheckedContinuation { cont in DispatchQueue.global().async { cont.resume(returning: database.accept()) } }
+        let connection = try XCTUnwrap(accepted)
+        // Pending before the connect fails (a signal left at its default action would end the process here).
+        master.signal(SIGTERM)
+        close(connection)
+        let status = await master.waitForExit(timeout: 60)
+        XCTAssertEqual(master.process.terminationReason, .exit, "not killed halfway by the signal: \(master.log)")
+        XCTAssertEqual(status, 1, master.log)
+        XCTAssertTrue(master.log.contains("cannot connect to"), master.log)
+    }
 }
