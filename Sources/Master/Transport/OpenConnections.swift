@@ -14,10 +14,16 @@ final class OpenConnections: Sendable {
         channel.closeFuture.whenComplete { [channels] _ in _ = channels.withLockedValue { $0.removeValue(forKey: key) } }
     }
 
-    /// Closes every connection and returns once they are all closed.
+    /// Closes every connection and returns once they are all closed; call
+    /// it after closing the listening socket. Looks again after each round,
+    /// for a connection accepted just before that socket closed.
     func closeAll() async {
-        for channel in channels.withLockedValue({ Array($0.values) }) {
-            try? await channel.close()
+        while case let open = channels.withLockedValue({ Array($0.values) }), !open.isEmpty {
+            for channel in open {
+                channel.close(promise: nil)
+                // Callbacks run in order: the removal registered in `add` has run when this resumes.
+                try? await channel.closeFuture.get()
+            }
         }
     }
 }
