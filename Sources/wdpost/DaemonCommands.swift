@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Master
+import ServiceLifecycle
+import UnixSignals
 import Shared
 import Slave
 
@@ -17,34 +20,28 @@ struct MasterDaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = bootstrapLogging(label: "wdpost-master")
-        let signals = ShutdownSignal()
+        let early = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let cfg: MasterConfig
         do { cfg = try MasterConfig.load(path: config) } catch { throw fail("\(error)") }
         cfg.warnings.forEach { logger.warning("\($0)") }
         cfg.notices.forEach { logger.info("\($0)") }
         // Under damocles-manager stdout carries its protocol and nothing else.
         let extProver = cfg.damocles.isOn()
-        let daemon = MasterDaemon(config: cfg, logger: logger)
-        daemon.announceOnStdout = !extProver
-        var frontEnd: ExtProverFrontEnd?
-        do {
-            let bound = try await daemon.start()
-            if extProver, let service = daemon.service {
-                frontEnd = ExtProverFrontEnd(service: service, stage: cfg.damocles.stage, logger: logger)
-                frontEnd?.start { signals.trigger(SIGTERM) }
-            } else {
-                // Scripts and tests wait for this line to know the port (listen = "host:0" picks one).
-                print("wdpost master listening on \(bound)")
-                fflush(stdout)
-            }
-        } catch {
-            await daemon.stop()
+        let started: MasterDaemon.Started
+        do { started = try await MasterDaemon.start(config: cfg, logger: logger, announceOnStdout: !extProver) } catch {
             throw fail("\(error)")
         }
-        let sig = await signals.wait()
-        logger.info("signal \(sig): shutting down")
-        frontEnd?.stop()
-        await daemon.stop()
+        var services = started.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        if extProver {
+            let frontEnd = ExtProverFrontEnd(service: started.service, stage: cfg.damocles.stage, logger: logger)
+            services.append(.init(service: ExtProverService(frontEnd), successTerminationBehavior: .gracefullyShutdownGroup))
+        } else {
+            // Scripts and tests wait for this line to know the port (listen = "host:0" picks one).
+            print("wdpost master listening on \(started.bound)")
+            fflush(stdout)
+        }
+        do { try await runGroup(services, early: early, logger: logger) } catch { throw fail("\(error)") }
+        logger.info("master stopped")
     }
 }
 
@@ -61,32 +58,30 @@ struct SlaveDaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = bootstrapLogging(label: "wdpost-slave")
-        let signals = ShutdownSignal()
+        let early = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let cfg: SlaveConfig
         do { cfg = try SlaveConfig.load(path: config) } catch { throw fail("\(error)") }
         cfg.warnings.forEach { logger.warning("\($0)") }
-        let runners = Runners.make(for: cfg, logger: logger)
-        let daemon = SlaveDaemon(config: cfg, logger: logger, runners: runners)
-        Runners.observe(runners) { Task { await daemon.runnersChanged() } }
-        Runners.start(runners)
-        let main = Task { try await daemon.run() }
-        let stopper = Task {
-            let sig = await signals.wait()
-            logger.info("signal \(sig): shutting down")
-            Runners.windDown(runners)
-            await daemon.stop()
-            main.cancel()
-        }
-        do {
-            try await main.value
-        } catch {
-            stopper.cancel()
-            await Runners.stop(runners)
-            await daemon.close()
-            throw fail("\(error)")
-        }
-        await stopper.value
-        await Runners.stop(runners)
-        await daemon.close()
+        let slave = SlaveService(config: cfg, runners: Runners.make(for: cfg, logger: logger), logger: logger)
+        do { try await runGroup([.init(service: slave)], early: early, logger: logger) } catch { throw fail("\(error)") }
     }
+}
+
+/// Runs a daemon's services until SIGTERM or SIGINT has stopped them all, in
+/// the reverse of their order; a second signal meanwhile exits at once.
+/// `early` has trapped the signals since the command began: one that came
+/// while the daemon was still starting (opening its store, say) stops it as
+/// soon as it runs, instead of killing it halfway.
+private func runGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration], early: UnixSignalsSequence,
+                      logger: Logger) async throws {
+    let all = services + [.init(service: SecondSignalExit(logger: logger))]
+    let group = ServiceGroup(configuration: .init(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    let startup = Task {
+        for await _ in early {
+            await group.triggerGracefulShutdown()
+            return
+        }
+    }
+    defer { startup.cancel() }
+    try await group.run()
 }

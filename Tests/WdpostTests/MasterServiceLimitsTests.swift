@@ -28,7 +28,7 @@ final class MasterServiceLimitsTests: XCTestCase {
         try? FileManager.default.removeItem(at: dir)
     }
 
-    func submit(_ jobs: [NewJob]) async throws -> [String] { try await service.submit(SubmitRequest(jobs: jobs)).ids }
+    func submit(_ jobs: [NewJob]) async throws -> [String] { try await service.adminRPCs.submit(SubmitRequest(jobs: jobs)).ids }
 
     func jobCount() async throws -> Int { try await executor.run { try $0.list(all: true).count } }
 
@@ -50,7 +50,7 @@ final class MasterServiceLimitsTests: XCTestCase {
         let caps = Capabilities(kinds: ["noop"], concurrent: 1)
         // 10^16 ms: µs of it overflow Int64; so does any sum with now.
         for waitMs in [10_000_000_000_000_000, Int.max, Int.min] {
-            let answer = try await service.pull(worker: "w", capabilities: caps,
+            let answer = try await service.slaveRPCs.pull(worker: "w", capabilities: caps,
                                                 request: PullRequest(max: Int.max, kinds: ["noop"], waitMs: waitMs), mayClaim: { true })
             if waitMs == Int.min { XCTAssertEqual(answer.jobs.count, 0, "nothing left: a negative wait answers at once") }
             else { XCTAssertEqual(answer.jobs.count, 1) }
@@ -89,7 +89,7 @@ final class MasterServiceLimitsTests: XCTestCase {
             service.slaves.add(ObjectIdentifier(key), .init(name: name, address: "127.0.0.1:1", capabilities: Capabilities(kinds: ["noop"]), lastSeen: nowMicros()))
         }
 
-        let list = try await service.slaveList()
+        let list = try await service.adminRPCs.slaveList()
         XCTAssertEqual(list.slaves.map(\.runningJobs), [3, 3], "the store's two groups are one name: their jobs add up")
         let (snapshot, counts) = StatusSnapshot.collect(service, from: try await StatusSnapshot.Aggregates.read(service))
         XCTAssertEqual(snapshot.slaves.map(\.runningJobs), [3, 3])
@@ -128,28 +128,28 @@ final class MasterServiceLimitsTests: XCTestCase {
     func testShowNamesEachJobOnceAndRefusesAnAnswerOverTheFrameLimit() async throws {
         let big = Data(repeating: 0x61, count: 2 << 20)
         let ids = try await submit(Array(repeating: NewJob(kind: "blob", input: big), count: 7))
-        let once = try await service.show(IDList(ids: Array(repeating: ids[0], count: 40)))
+        let once = try await service.adminRPCs.show(IDList(ids: Array(repeating: ids[0], count: 40)))
         XCTAssertEqual(once.jobs.map(\.id), [ids[0]], "40 mentions of one job are one job")
 
-        let message = await refusal { _ = try await service.show(IDList(ids: ids)) }
+        let message = await refusal { _ = try await service.adminRPCs.show(IDList(ids: ids)) }
         XCTAssertTrue(message.contains("ask for fewer jobs"), message)
         XCTAssertTrue(message.contains("\(InputLimits.answerBytes) bytes"), message)
-        let fewer = try await service.show(IDList(ids: Array(ids.prefix(5))))
+        let fewer = try await service.adminRPCs.show(IDList(ids: Array(ids.prefix(5))))
         XCTAssertEqual(fewer.jobs.count, 5)
         XCTAssertLessThan(try Codec.encode(fewer).readableBytes, Frame.defaultMaxBytes)
     }
 
     func testResetAndRemoveCountEachJobOnceAndBoundTheirIds() async throws {
         let ids = try await submit([NewJob(kind: "noop"), NewJob(kind: "noop")])
-        let reset = try await service.reset(IDList(ids: [ids[0], ids[0]])).count
+        let reset = try await service.adminRPCs.reset(IDList(ids: [ids[0], ids[0]])).count
         XCTAssertEqual(reset, 1, "reset X X resets one job")
         let many = (0...InputLimits.idsPerRequest).map { "id\($0)" }
-        for request in [{ _ = try await self.service.show(IDList(ids: many)) }, { _ = try await self.service.reset(IDList(ids: many)) },
-                        { _ = try await self.service.remove(IDList(ids: many)) }] {
+        for request in [{ _ = try await self.service.adminRPCs.show(IDList(ids: many)) }, { _ = try await self.service.adminRPCs.reset(IDList(ids: many)) },
+                        { _ = try await self.service.adminRPCs.remove(IDList(ids: many)) }] {
             let message = await refusal(request)
             XCTAssertTrue(message.contains("\(many.count) job ids, over the limit of \(InputLimits.idsPerRequest)"), message)
         }
-        let removed = try await service.remove(IDList(ids: [ids[1], ids[1], ids[0]])).count
+        let removed = try await service.adminRPCs.remove(IDList(ids: [ids[1], ids[1], ids[0]])).count
         XCTAssertEqual(removed, 2)
     }
 
@@ -205,10 +205,10 @@ final class MasterServiceLimitsTests: XCTestCase {
 
     func testLongErrorTextsFromSlavesAreCut() async throws {
         _ = try await submit([NewJob(kind: "noop")])
-        let job = try await service.pull(worker: "w", capabilities: Capabilities(kinds: ["noop"]),
+        let job = try await service.slaveRPCs.pull(worker: "w", capabilities: Capabilities(kinds: ["noop"]),
                                          request: PullRequest(max: 1, kinds: ["noop"], waitMs: 0), mayClaim: { true }).jobs[0]
         let huge = String(repeating: "é", count: InputLimits.errorBytes)
-        _ = try await service.finish(worker: "w", capabilities: Capabilities(kinds: ["noop"]),
+        _ = try await service.slaveRPCs.finish(worker: "w", capabilities: Capabilities(kinds: ["noop"]),
                                      request: FinishRequest(results: [JobResult(id: job.id, lease: job.lease, ok: false, error: huge)]))
         let error = try await executor.run { try $0.get(job.id)?.error } ?? ""
         XCTAssertLessThanOrEqual(error.utf8.count, InputLimits.errorBytes)

@@ -155,6 +155,7 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func dispatchSlave(_ context: ChannelHandlerContext, _ frame: Frame, name: String, capabilities: Capabilities) {
         let service = self.service
+        let rpcs = service.slaveRPCs
         let channel = context.channel
         let draining = self.draining, rented = self.rented
         // Checked before each claim: no job for a connection that is gone, leaving or rented out.
@@ -162,22 +163,22 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
         switch frame.type {
         case .pull:
             answer(context, frame, PullRequest.self) { request in
-                let response = try await service.pull(worker: name, capabilities: capabilities, request: request,
+                let response = try await rpcs.pull(worker: name, capabilities: capabilities, request: request,
                                                       mayClaim: mayClaim)
-                if !channel.isActive { await service.giveBack(response.jobs, worker: name) }
+                if !channel.isActive { await rpcs.giveBack(response.jobs, worker: name) }
                 return response
             }
-        case .heartbeat: answer(context, frame, HeartbeatRequest.self) { try await service.heartbeat(worker: name, request: $0) }
+        case .heartbeat: answer(context, frame, HeartbeatRequest.self) { try await rpcs.heartbeat(worker: name, request: $0) }
         case .rent:
             answer(context, frame, RentNotice.self) { [key = ObjectIdentifier(self)] request in
                 rented.set(request.rented)
-                return try await service.rent(key, worker: name, request: request)
+                return try await rpcs.rent(key, worker: name, request: request)
             }
         case .finish:
             answer(context, frame, FinishRequest.self) { request in
-                let response = try await service.finish(worker: name, capabilities: capabilities, request: request,
+                let response = try await rpcs.finish(worker: name, capabilities: capabilities, request: request,
                                                         mayClaim: mayClaim)
-                if !channel.isActive { await service.giveBack(response.jobs ?? [], worker: name) }
+                if !channel.isActive { await rpcs.giveBack(response.jobs ?? [], worker: name) }
                 return response
             }
         case .release:
@@ -187,7 +188,7 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
                     // A pull of this slave parked at the master returns (empty) now.
                     service.wake.signal()
                 }
-                return try await service.release(worker: name, request: request)
+                return try await rpcs.release(worker: name, request: request)
             }
         default: reply(context, frame.requestID, error: "unexpected \(frame.type)")
         }
@@ -195,19 +196,20 @@ final class MasterConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func dispatchAdmin(_ context: ChannelHandlerContext, _ frame: Frame, name: String) {
         let service = self.service
+        let rpcs = service.adminRPCs
         switch frame.type {
-        case .submit: answer(context, frame, SubmitRequest.self) { try await service.submit($0) }
-        case .list: answer(context, frame, ListRequest.self) { try await service.list($0) }
-        case .show: answer(context, frame, IDList.self) { try await service.show($0) }
-        case .reset: answer(context, frame, IDList.self) { try await service.reset($0) }
-        case .remove: answer(context, frame, IDList.self) { try await service.remove($0) }
-        case .removeAll: answer(context, frame, RemoveAllRequest.self) { try await service.removeAll($0) }
-        case .slaves: answer(context, frame, Empty.self) { _ in try await service.slaveList() }
+        case .submit: answer(context, frame, SubmitRequest.self) { try await rpcs.submit($0) }
+        case .list: answer(context, frame, ListRequest.self) { try await rpcs.list($0) }
+        case .show: answer(context, frame, IDList.self) { try await rpcs.show($0) }
+        case .reset: answer(context, frame, IDList.self) { try await rpcs.reset($0) }
+        case .remove: answer(context, frame, IDList.self) { try await rpcs.remove($0) }
+        case .removeAll: answer(context, frame, RemoveAllRequest.self) { try await rpcs.removeAll($0) }
+        case .slaves: answer(context, frame, Empty.self) { _ in try await rpcs.slaveList() }
         case .dbcVerify: answer(context, frame, DBCVerifyRequest.self) { try await service.dbc.verify($0) }
         case .dbcStatus: answer(context, frame, DBCStatusRequest.self) { try await service.dbc.status($0) }
         case .dbcSubmitHash: answer(context, frame, DBCSubmitHashRequest.self) { try await service.dbc.submitHash($0) }
         case .dbcSubmitRaw: answer(context, frame, DBCSubmitRawRequest.self) { try await service.dbc.submitRaw($0) }
-        case .computechainStatus: answer(context, frame, Empty.self) { _ in try await service.computechainStatus() }
+        case .computechainStatus: answer(context, frame, Empty.self) { _ in try await rpcs.computechainStatus() }
         default: reply(context, frame.requestID, error: "unexpected \(frame.type)")
         }
     }

@@ -87,7 +87,7 @@ public final class ExtProverFrontEnd: @unchecked Sendable {
         do {
             let job = NewJob(kind: task.kind, input: request.taskJSON, minerID: String(task.minerID),
                              priority: task.kind == JobKind.winningPoSt ? Self.winningPriority : 0, uniqueKey: task.uniqueKey)
-            guard let jobID = try await service.submit(SubmitRequest(jobs: [job])).ids.first else {
+            guard let jobID = try await service.adminRPCs.submit(SubmitRequest(jobs: [job])).ids.first else {
                 return ExtProverAnswer.error(id: id, "wdpost: the store returned no job id")
             }
             logger.info("ext-prover: request \(id) is job \(jobID)",
